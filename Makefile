@@ -1,0 +1,54 @@
+# The study's two commands: `make reproduce` (install, then the whole DVC pipeline) and `make test`.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+PROFILE ?= default
+export PATH := $(BIN):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export WARP_LOG_LEVEL ?= error
+export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
+
+.PHONY: install reproduce test lint unit notebooks bench strip clean-smoke
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (backsurface)" >/dev/null
+	touch $(STAMP)
+
+reproduce: install
+ifneq ($(PROFILE),default)
+	$(BIN)/python -m backsurface.params apply profiles/$(PROFILE).yaml params.yaml
+endif
+	$(BIN)/python -m backsurface.params check params.yaml
+	$(BIN)/dvc repro
+	@echo "Done. Reports: reports/notebooks (executed notebooks), reports/figures, reports/tables, reports/metrics;"
+	@echo "      'dvc metrics show' and 'dvc plots show' summarise them."
+
+test: install lint unit notebooks
+
+lint:
+	$(BIN)/ruff check lib tests benchmarks
+	$(BIN)/python -m backsurface.params check params.yaml
+
+unit:
+	$(BIN)/pytest -q
+
+# the notebooks end to end on the smoke profile of their parameters cells, in pipeline order
+notebooks: clean-smoke
+	$(BIN)/pytest -q -p no:cacheprovider --nbval-lax --nbval-current-env notebooks/
+
+clean-smoke:
+	rm -rf build/smoke
+
+bench: install
+	$(BIN)/python benchmarks/bench_acquire.py
+	$(BIN)/python benchmarks/bench_labels.py
+
+# notebooks are sources: commit them without outputs
+strip:
+	$(BIN)/nbstripout --keep-id notebooks/*.ipynb

@@ -1,0 +1,79 @@
+"""Frame sources: where raw recordings come from.
+
+Every source yields :class:`Recording` objects; acquisition writes them in the
+data contract whatever their origin, so the rest of the study never knows
+whether a frame was synthesised, captured or imported.
+
+* ``synthetic`` — :class:`backsurface.synthetic.source.SyntheticSource`;
+* ``import`` — :class:`ImportSource`, recordings already in the contract;
+* ``kinect`` — a live Kinect v2 through pykinect2 (Windows only), opened by
+  :func:`open_kinect`; nothing else in the study imports pykinect2.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from . import contract
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One annotated depth frame of one subject."""
+
+    id: str
+    depth: np.ndarray  # uint16 (424, 512), mm
+    landmarks: np.ndarray  # (10, 2) raw-frame pixels, NaN = missing
+    subject: dict  # demographics and, for synthetic subjects, the true deformity; needs "subject_id"
+    source: str
+    landmarks_mm: np.ndarray | None = None  # (10, 3) camera frame, mm
+    extra: dict = field(default_factory=dict)  # further annotation fields (capture time, serial, ...)
+
+
+@runtime_checkable
+class FrameSource(Protocol):
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Recording]: ...
+
+
+class ImportSource:
+    """Recordings that already follow the data contract, validated frame by frame."""
+
+    def __init__(self, cohort_dir: str | Path):
+        self.cohort_dir = Path(cohort_dir)
+        self.annotations, self.cohort = contract.read_cohort(self.cohort_dir)
+        self._subjects = {str(r["subject_id"]): r for r in self.cohort.to_dict("records")}
+
+    def __len__(self) -> int:
+        return len(self.annotations)
+
+    def __iter__(self) -> Iterator[Recording]:
+        for ann in self.annotations:
+            depth = contract.read_depth(self.cohort_dir / ann.image)
+            sid = str(ann.subject.get("subject_id", ann.id))
+            if sid not in self._subjects:
+                raise contract.ContractError(
+                    f"{self.cohort_dir / contract.COHORT}: no row for subject {sid!r} of record {ann.id!r}")
+            yield Recording(
+                id=ann.id, depth=depth, landmarks=ann.points(), landmarks_mm=ann.points_mm(),
+                subject=self._subjects[sid], source="import",
+            )
+
+
+def open_kinect(**kwargs) -> FrameSource:
+    """The live Kinect v2 source; needs Windows, the Kinect SDK 2.0 and the optional ``pykinect2``."""
+    try:
+        import pykinect2  # noqa: F401, PLC0415
+    except Exception as exc:  # ImportError, or its known failures on recent Pythons
+        raise RuntimeError(
+            "acquire.source = 'kinect' needs a Kinect v2 with pykinect2 (Windows, Kinect SDK 2.0; "
+            f"pip install '.[kinect]'); it cannot be loaded here: {exc}. "
+            "Use source 'synthetic', or 'import' for recordings already in the data contract."
+        ) from None
+    raise NotImplementedError("live Kinect capture is not built yet (issue: real sensor path)")
