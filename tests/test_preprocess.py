@@ -1,0 +1,194 @@
+"""Preprocessing (paper Sec. 5): denoise, eq. 1, three channels, exact raw <-> input geometry."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backsurface import preprocess as pp
+from backsurface.kinect import HEIGHT, WIDTH
+
+
+def depth_frame(seed=0) -> np.ndarray:
+    """A toy back at ~1.5 m (a bulging ellipse), a wall at 2.5 m, dropouts, a small far-ish blob."""
+    rng = np.random.default_rng(seed)
+    v, u = np.mgrid[0:HEIGHT, 0:WIDTH]
+    r2 = ((u - 256) / 110.0) ** 2 + ((v - 230) / 170.0) ** 2
+    depth = np.full((HEIGHT, WIDTH), 2500.0)
+    body = r2 < 1
+    depth[body] = 1450 + 60 * r2[body]
+    depth[10:20, 10:20] = 1600  # a small foreground blob (not the torso)
+    depth[rng.random(depth.shape) < 0.01] = 0  # dropouts
+    return depth.astype(np.uint16)
+
+
+def test_denoise_thresholds_background_and_invalid_readings():
+    d = depth_frame().astype(float)
+    d[5, 5] = np.nan
+    out, valid = pp.denoise(d, 1700)
+    assert out.shape == valid.shape == d.shape and valid.dtype == bool
+    assert not valid[d > 1700].any() and not valid[d == 0].any() and not valid[5, 5]
+    assert (out[~valid] == 0).all()
+    np.testing.assert_array_equal(out[valid], d[valid])
+    assert valid.sum() > 50_000
+
+
+@pytest.mark.parametrize(
+    "frame, why",
+    [
+        (np.full((HEIGHT, WIDTH), 2500, np.uint16), "2500 mm wall only"),
+        (np.zeros((HEIGHT, WIDTH), np.uint16), "no reading at all"),
+        (np.full((HEIGHT, WIDTH), np.nan), "all NaN"),
+    ],
+)
+def test_empty_foreground_is_a_clear_error_naming_the_frame(frame, why):
+    with pytest.raises(pp.PreprocessError, match=r"depth/S007\.png: empty foreground") as err:
+        pp.denoise(frame, 1700, name="depth/S007.png")
+    assert "1700 mm" in str(err.value), why
+    with pytest.raises(pp.PreprocessError, match="S007"):
+        pp.preprocess_frame(frame, 1700, 64, name="S007")
+
+
+def test_denoise_refuses_non_2d():
+    with pytest.raises(pp.PreprocessError, match="2-D"):
+        pp.denoise(np.ones((4, 4, 3)), name="x")
+
+
+def test_normalise_is_equation_1_over_valid_pixels():
+    d, valid = pp.denoise(depth_frame())
+    n = pp.normalise(d, valid)
+    assert n.dtype == np.float32 and n.shape == d.shape
+    lo, hi = d[valid].min(), d[valid].max()
+    np.testing.assert_allclose(n[valid], (d[valid] - lo) / (hi - lo), atol=1e-6)
+    assert n[valid].min() == 0 and n[valid].max() == 1  # nearest → 0, farthest → 1, as printed
+    assert (n[~valid] == 0).all()
+
+
+def test_single_valued_frame_is_a_clear_error():
+    d = np.zeros((10, 10))
+    d[3:6, 3:6] = 1500
+    depth, valid = pp.denoise(d)
+    with pytest.raises(pp.PreprocessError, match=r"frame7: .*same depth.*max == min"):
+        pp.normalise(depth, valid, name="frame7")
+    with pytest.raises(pp.PreprocessError, match="differ in shape"):
+        pp.normalise(depth, valid[:5])
+
+
+def test_three_channels():
+    x = np.arange(12, dtype=np.float32).reshape(3, 4)
+    y = pp.to_three_channels(x)
+    assert y.shape == (3, 4, 3)
+    for c in range(3):
+        np.testing.assert_array_equal(y[..., c], x)
+
+
+def test_letterbox_of_the_full_frame():
+    t = pp.fit_transform(WIDTH, HEIGHT, 368)
+    s = 368 / 512
+    assert t.scale_x == t.scale_y == s and (t.in_w, t.in_h) == (368, 368)
+    pad = (368 - HEIGHT * s) / 2
+    # the raw frame's outer pixel edges land on the input's edges (x) and on the padding (y)
+    corners = np.array([[-0.5, -0.5], [WIDTH - 0.5, HEIGHT - 0.5]])
+    np.testing.assert_allclose(t.raw_to_input(corners), [[-0.5, pad - 0.5], [367.5, 367.5 - pad]])
+    # the frame centre maps to the input centre
+    np.testing.assert_allclose(t.raw_to_input([(WIDTH - 1) / 2, (HEIGHT - 1) / 2]), [183.5, 183.5])
+
+
+def test_crop_box_fills_the_input_along_its_long_side():
+    box = (100, 50, 300, 400)  # 200 x 350
+    t = pp.fit_transform(WIDTH, HEIGHT, 256, box)
+    edges = np.array([[99.5, 49.5], [299.5, 399.5]])
+    got = t.raw_to_input(edges)
+    np.testing.assert_allclose(got[:, 1], [-0.5, 255.5])
+    np.testing.assert_allclose(got[:, 0].mean(), 127.5)  # centred horizontally
+    with pytest.raises(ValueError, match="crop_box"):
+        pp.fit_transform(WIDTH, HEIGHT, 256, (300, 0, 100, 10))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    fw=st.integers(8, 700),
+    fh=st.integers(8, 700),
+    size=st.integers(16, 512),
+    box=st.tuples(st.floats(0, 1), st.floats(0, 1), st.floats(0, 1), st.floats(0, 1)),
+    use_box=st.booleans(),
+    seed=st.integers(0, 1000),
+)
+def test_raw_to_input_round_trip_is_exact(fw, fh, size, box, use_box, seed):
+    crop = None
+    if use_box:
+        x0, x1 = sorted((int(box[0] * (fw - 1)), int(box[1] * (fw - 1))))
+        y0, y1 = sorted((int(box[2] * (fh - 1)), int(box[3] * (fh - 1))))
+        crop = (x0, y0, x1 + 1, y1 + 1)
+    t = pp.fit_transform(fw, fh, size, crop)
+    pts = np.random.default_rng(seed).uniform(-50, max(fw, fh) + 50, (10, 2))
+    pts[3] = np.nan
+    back = t.input_to_raw(t.raw_to_input(pts))
+    assert np.isnan(back[3]).all()
+    np.testing.assert_allclose(back[~np.isnan(pts).any(1)], pts[~np.isnan(pts).any(1)], atol=1e-6)
+    again = pp.InputTransform.from_dict(t.to_dict())
+    assert again == t
+
+
+def test_transform_dict_is_checked():
+    d = pp.fit_transform(WIDTH, HEIGHT, 64).to_dict()
+    with pytest.raises(ValueError, match="unknown keys"):
+        pp.InputTransform.from_dict({**d, "rotation": 1.0})
+    with pytest.raises(ValueError, match="missing keys"):
+        pp.InputTransform.from_dict({k: v for k, v in d.items() if k != "scale_x"})
+
+
+@pytest.mark.parametrize("crop", [None, (120, 40, 380, 420)])
+def test_resize_samples_where_the_transform_says(crop):
+    v, u = np.mgrid[0:HEIGHT, 0:WIDTH].astype(float)
+    ramp = 1.0 + u + 1000.0 * v  # bilinear interpolation reproduces a linear image exactly
+    t = pp.fit_transform(WIDTH, HEIGHT, 200, crop)
+    out = pp.resize(ramp, t)
+    jj, ii = np.meshgrid(np.arange(200), np.arange(200))
+    raw = t.input_to_raw(np.stack([jj, ii], -1).astype(float))
+    inner = (raw[..., 0] >= 0) & (raw[..., 0] <= WIDTH - 1) & (raw[..., 1] >= 0) & (raw[..., 1] <= HEIGHT - 1)
+    np.testing.assert_allclose(out[inner], 1.0 + raw[..., 0][inner] + 1000.0 * raw[..., 1][inner], rtol=1e-9)
+    outside = (raw[..., 0] < -0.5) | (raw[..., 0] > WIDTH - 0.5) | (raw[..., 1] < -0.5) | (raw[..., 1] > HEIGHT - 0.5)
+    if crop is None:
+        assert outside.any()  # the letterbox bands
+    assert (out[outside] == 0).all()
+
+
+def test_a_landmark_blob_lands_where_raw_to_input_puts_it():
+    img = np.zeros((HEIGHT, WIDTH))
+    pt = np.array([301.3, 187.6])
+    v, u = np.mgrid[0:HEIGHT, 0:WIDTH]
+    img[:] = np.exp(-((u - pt[0]) ** 2 + (v - pt[1]) ** 2) / (2 * 6.0**2))
+    for crop in (None, (200, 100, 420, 300)):
+        t = pp.fit_transform(WIDTH, HEIGHT, 160, crop)
+        out = pp.resize(img, t)
+        yy, xx = np.mgrid[0:160, 0:160]
+        centroid = np.array([(out * xx).sum(), (out * yy).sum()]) / out.sum()
+        np.testing.assert_allclose(centroid, t.raw_to_input(pt), atol=0.05)
+
+
+def test_torso_crop_box_picks_the_largest_region():
+    _, valid = pp.denoise(depth_frame())
+    x0, y0, x1, y1 = pp.torso_crop_box(valid, margin=0.0)
+    # the ellipse spans u in (146, 366), v in (60, 400); the small blob at (10..20) is ignored
+    assert 140 <= x0 <= 150 and 362 <= x1 <= 372 and 55 <= y0 <= 65 and 395 <= y1 <= 405
+    mx0, my0, mx1, my1 = pp.torso_crop_box(valid, margin=0.1)
+    assert mx0 < x0 and my0 < y0 and mx1 > x1 and my1 <= HEIGHT
+    with pytest.raises(pp.PreprocessError, match="f9: .*empty foreground"):
+        pp.torso_crop_box(np.zeros((10, 10), bool), name="f9")
+
+
+@pytest.mark.parametrize("crop", ["none", "torso"])
+def test_preprocess_frame(crop):
+    img, t = pp.preprocess_frame(depth_frame(), 1700, 184, crop=crop, name="S1")
+    assert img.shape == (184, 184, 3) and img.dtype == np.float32
+    assert img.min() >= 0 and img.max() <= 1
+    np.testing.assert_array_equal(img[..., 0], img[..., 2])
+    assert (t.in_w, t.in_h) == (184, 184)
+    # a body pixel away from the nearest point (which eq. 1 maps to 0) stays on the body
+    body = t.raw_to_input([336.0, 230.0])
+    assert 0.05 < img[int(round(body[1])), int(round(body[0])), 0] < 0.95
+    if crop == "torso":
+        assert t.scale_y > 184 / WIDTH  # zoomed onto the body
+    with pytest.raises(pp.PreprocessError, match="crop"):
+        pp.preprocess_frame(depth_frame(), 1700, 184, crop="head")
