@@ -52,8 +52,6 @@ def write_cohort(recordings: Iterable[Recording], out_dir: str | Path, progress:
         contract.write_annotations(tmp / contract.ANNOTATIONS, annotations)
         cohort = pd.DataFrame(rows)
         contract.write_cohort_table(tmp / contract.COHORT, cohort)
-        contract.parse_annotations(  # ids must be unique across the cohort
-            [a.model_dump(mode="json") for a in annotations], source=str(out_dir / contract.ANNOTATIONS))
     return cohort
 
 
