@@ -77,4 +77,23 @@ def test_dvc_stages_run_the_notebooks_with_params_injected():
     for name, stage in stages.items():
         assert "papermill" in stage["cmd"] and "-f params.yaml" in stage["cmd"], name
         notebook = next(d for d in stage["deps"] if d.startswith("notebooks/"))
-        assert f"reports/notebooks/{Path(notebook).name}" in stage["cmd"], name
+        assert f"reports/notebooks/{Path(notebook).stem}" in stage["cmd"], name
+
+
+def test_train_matrix_matches_the_backbones_in_params():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    params = P.load(ROOT / "params.yaml")
+    assert stages["train"]["matrix"]["backbone"] == list(params.train.backbones)
+
+
+def test_train_and_evaluate_params_are_checked():
+    with pytest.raises(P.ParamsError, match=r"train\.weights"):
+        P.validate({"train": {"weights": "imagenet21k"}})
+    with pytest.raises(P.ParamsError, match=r"train\.backbones"):
+        P.validate({"train": {"backbones": ["vgg16"]}})
+    with pytest.raises(P.ParamsError, match="without repeats"):
+        P.validate({"train": {"backbones": ["vgg19", "vgg19"]}})
+    with pytest.raises(P.ParamsError, match=r"input_size must be a multiple of the backbones' stride 8"):
+        P.validate({"preprocess": {"input_size": 100}})
+    with pytest.raises(P.ParamsError, match=r"evaluate\.pck_mm"):
+        P.validate({"evaluate": {"pck_mm": -1}})

@@ -92,6 +92,37 @@ class Labels(_Section):
     limb_width_px: float = Field(8.0, gt=0.0, le=64.0)
 
 
+BACKBONES = ("vgg19", "resnet50", "resnet152")
+
+
+class Train(_Section):
+    backbones: tuple[Literal["vgg19", "resnet50", "resnet152"], ...] = BACKBONES  # the train@ matrix in dvc.yaml
+    weights: Literal["none", "imagenet"] = "none"  # imagenet: the Keras notop file must already be on disk
+    weights_dir: str | None = None  # where the notop files are; default $KERAS_HOME/models or ~/.keras/models
+    stages: int = Field(7, ge=1, le=10)
+    width: int = Field(128, ge=4, le=512)  # channels of the stage convolutions
+    refine_kernel: int = Field(7, ge=1, le=11)  # kernel of the refinement stages' convolutions
+    feature_channels: int = Field(128, ge=4, le=512)  # backbone features reduced to this many channels
+    epochs: int = Field(70, ge=1, le=1000)
+    batch_size: int = Field(3, ge=1, le=256)
+    learning_rate: float = Field(1e-4, gt=0.0, le=1.0)
+    strategy: Literal["default", "mirrored", "one_device"] = "default"
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if not self.backbones or len(set(self.backbones)) != len(self.backbones):
+            raise ValueError(f"backbones must be a non-empty list without repeats, got {list(self.backbones)}")
+        return self
+
+
+class Evaluate(_Section):
+    pck_mm: float = Field(150.0, gt=0.0, le=1000.0)  # the paper's fixed PCK threshold option
+    pdj_fraction: float = Field(0.2, gt=0.0, le=1.0)  # of the torso diameter LSH-RPSIS
+    curve_max_mm: float = Field(100.0, gt=0.0, le=1000.0)  # PCK curve and its AUC over [0, curve_max_mm]
+    bootstrap: int = Field(1000, ge=10, le=100000)  # resamples of subjects for the 95% CIs
+    worst_cases: int = Field(3, ge=0, le=20)  # test frames with the largest errors shown in Figure 11
+
+
 class Params(_Section):
     seed: int = Field(2026, ge=0)
     acquire: Acquire = Acquire()
@@ -99,6 +130,17 @@ class Params(_Section):
     augment: Augment = Augment()
     split: Split = Split()
     labels: Labels = Labels()
+    train: Train = Train()
+    evaluate: Evaluate = Evaluate()
+
+    @model_validator(mode="after")
+    def _stride_fits(self):
+        if self.preprocess.input_size % 8:
+            raise ValueError(f"preprocess.input_size must be a multiple of the backbones' stride 8, got "
+                             f"{self.preprocess.input_size}")
+        if self.labels.stride != 8:
+            raise ValueError(f"labels.stride must be 8, the backbones' output stride, got {self.labels.stride}")
+        return self
 
 
 def _describe(exc: ValidationError, source: str) -> str:

@@ -1,0 +1,199 @@
+"""The network, its loss and its training loop (TensorFlow, tiny sizes)."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from backsurface import labels, model, train  # noqa: E402
+from backsurface.dataset import TrainingData, epoch_order, load_split  # noqa: E402
+from backsurface.loss import masked_l2, stage_losses, total_loss  # noqa: E402
+
+SIZE = 32  # output 4x4: the smallest input every backbone accepts
+
+
+@pytest.mark.parametrize("backbone", sorted(model.BACKBONES))
+@pytest.mark.parametrize("stages", [1, 3])
+def test_output_shapes_every_backbone_and_stage_count(backbone, stages):
+    m = model.build_model(backbone, SIZE, stages=stages, width=8, feature_channels=8)
+    assert len(m.outputs) == 2 * stages
+    assert model.n_stages(m) == stages
+    for t in range(stages):
+        assert tuple(m.outputs[2 * t].shape) == (None, SIZE // 8, SIZE // 8, labels.N_HEATMAP_CHANNELS)
+        assert tuple(m.outputs[2 * t + 1].shape) == (None, SIZE // 8, SIZE // 8, labels.N_PAF_CHANNELS)
+    cut = m.get_layer(f"{backbone}_stride8").layers[-1].name
+    assert cut == model.BACKBONES[backbone].cut_layer
+
+
+def test_caffe_preprocessing_matches_keras_applications():
+    x = np.random.default_rng(0).random((2, 8, 8, 1)).astype(np.float32)
+    ours = model.DepthToBackbone()(x)
+    ref = keras.applications.vgg19.preprocess_input(np.repeat(x, 3, axis=-1) * 255.0)
+    np.testing.assert_allclose(np.asarray(ours), ref, atol=1e-4)
+
+
+def test_bad_configuration_errors_name_the_problem(tmp_path):
+    with pytest.raises(model.ModelError, match="unknown backbone 'vgg16'"):
+        model.build_model("vgg16", SIZE)
+    with pytest.raises(model.ModelError, match="multiple of 8"):
+        model.build_model("resnet50", 36)
+    with pytest.raises(model.ModelError, match="never downloads"):
+        model.resolve_weights("resnet50", "imagenet", tmp_path)
+    with pytest.raises(model.ModelError, match="weights must be"):
+        model.resolve_weights("resnet50", "random", tmp_path)
+    assert model.resolve_weights("vgg19", "none") is None
+
+
+def test_imagenet_weights_load_from_a_file_on_disk(tmp_path):
+    """The loading path, with a notop weights file this test writes under the Keras file name."""
+    import h5py
+    from keras.src.legacy.saving import legacy_h5_format
+
+    keras.utils.set_random_seed(5)
+    full = keras.applications.VGG19(include_top=False, weights=None, input_shape=(SIZE, SIZE, 3))
+    path = tmp_path / model.BACKBONES["vgg19"].weights_file
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, full)
+    assert model.resolve_weights("vgg19", "imagenet", tmp_path) == path
+    keras.utils.set_random_seed(99)  # a different random init, to be overwritten by the file
+    cut = model.build_backbone("vgg19", SIZE, path)
+    np.testing.assert_array_equal(cut.get_layer("block4_conv2").get_weights()[0],
+                                  full.get_layer("block4_conv2").get_weights()[0])
+
+
+def _labels(n=2, size=SIZE, seed=0):
+    rng = np.random.default_rng(seed)
+    pts = rng.uniform(4, size - 4, (n, 10, 2))
+    out = [labels.render_labels(p, size) for p in pts]
+    return {
+        "images": rng.random((n, size, size)).astype(np.float32),
+        "heatmaps": np.stack([o[0] for o in out]),
+        "pafs": np.stack([o[1] for o in out]),
+        "masks": np.stack([o[2] for o in out]),
+    }
+
+
+def test_loss_is_zero_on_perfect_predictions_and_ignores_masked_channels():
+    d = _labels()
+    perfect = [tf.constant(d["heatmaps"]), tf.constant(d["pafs"])] * 3
+    assert float(total_loss(perfect, d["heatmaps"], d["pafs"], d["masks"])) == 0.0
+    # a wrong value in a masked channel costs nothing; in an unmasked one it costs exactly its square
+    h = d["heatmaps"].copy()
+    h[0, 1, 2, 3] += 2.0
+    masks = d["masks"].copy()
+    masks[0, 3] = 0.0
+    assert float(masked_l2(d["heatmaps"], tf.constant(h), masks[:, :11])[0]) == 0.0
+    assert float(masked_l2(d["heatmaps"], tf.constant(h), d["masks"][:, :11])[0]) == pytest.approx(4.0)
+
+
+def test_every_stage_and_branch_contributes():
+    d = _labels()
+    outs = [tf.constant(d["heatmaps"]), tf.constant(d["pafs"])] * 3
+    base = float(total_loss(outs, d["heatmaps"], d["pafs"], d["masks"]))
+    for i in range(6):
+        bumped = list(outs)
+        bumped[i] = bumped[i] + 0.5
+        per = stage_losses(bumped, d["heatmaps"], d["pafs"], d["masks"]).numpy()
+        assert per.shape == (2, 3, 2)
+        assert per.reshape(2, -1)[:, i].min() > 0 and np.delete(per.reshape(2, -1), i, axis=1).max() == 0
+        assert float(total_loss(bumped, d["heatmaps"], d["pafs"], d["masks"])) > base
+
+
+def test_epoch_order_depends_only_on_seed_and_epoch():
+    assert np.array_equal(epoch_order(10, 1, 3), epoch_order(10, 1, 3))
+    assert not np.array_equal(epoch_order(10, 1, 3), epoch_order(10, 1, 4))
+    assert sorted(epoch_order(10, 1, 3)) == list(range(10))
+    td = TrainingData(_labels(n=5))
+    batches = list(td.epoch(2, seed=1, epoch=0))
+    assert [len(b[0]) for b in batches] == [2, 2, 1] and td.steps_per_epoch(2) == 3
+    assert batches[0][0].shape == (2, SIZE, SIZE, 1)
+
+
+def test_load_split_rejects_wrong_shapes(tmp_path):
+    from backsurface import arrays
+
+    d = _labels()
+    d |= {"ids": np.array(["a", "b"]), "subject_ids": np.array(["a", "b"]), "points": np.zeros((2, 10, 2)),
+          "transforms": np.ones((2, 6))}
+    d["masks"] = d["masks"][:, :5]
+    arrays.save(tmp_path / "x.npz", **d)
+    with pytest.raises(arrays.DatasetError, match=r"x.npz: array 'masks' has shape \(2, 5\)"):
+        load_split(tmp_path / "x.npz")
+
+
+def _config(**kw):
+    base = dict(backbone="resnet50", input_size=SIZE, stages=2, width=8, feature_channels=8, epochs=2,
+                batch_size=2, learning_rate=1e-3, seed=3)
+    return train.TrainConfig(**(base | kw))
+
+
+def test_one_training_step_reduces_the_loss_on_a_tiny_batch():
+    d = _labels(n=2)
+    # VGG has no BatchNorm: the same function before and after the step
+    cfg = _config(backbone="vgg19", stages=2, learning_rate=1e-4)
+    strategy = train.make_strategy("default")
+    m, opt, label = train.build(cfg, strategy)
+    batch = next(iter(TrainingData(d).epoch(2, seed=0, epoch=0)))
+
+    def loss():
+        return float(total_loss(m(batch[0], training=False), *batch[1:]))
+
+    before = loss()
+    train.train_step_fn(m, opt, strategy, 2)(batch)
+    assert loss() < before
+    assert label == "none (random init)"
+
+
+def test_training_epochs_lower_the_loss_and_log_every_term(tmp_path):
+    result = train.train(_config(epochs=6), _labels(n=2), tmp_path, log=None)
+    losses = [r[train.TOTAL] for r in result.history]
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    assert set(train.loss_names(2)) <= set(result.history[0])
+    assert result.history[0][train.TOTAL] == pytest.approx(sum(result.history[0][k] for k in train.loss_names(2)[1:]))
+
+
+def test_resume_equals_uninterrupted_run(tmp_path):
+    d = _labels(n=4)
+    cfg = _config(epochs=3)
+    full = train.train(cfg, d, tmp_path / "a", log=None)
+    train.train(cfg, d, tmp_path / "b", stop_after=1, log=None)  # "interrupted" after epoch 1
+    seen = []
+    resumed = train.train(cfg, d, tmp_path / "b", on_epoch_end=seen.append, log=None)
+    assert resumed.resumed_from_epoch == 1 and [r["epoch"] for r in seen] == [1, 2, 3]
+    for a, b in zip(full.model.weights, resumed.model.weights):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=0, atol=1e-6, err_msg=a.path)
+    assert [r[train.TOTAL] for r in full.history] == pytest.approx([r[train.TOTAL] for r in resumed.history], rel=1e-5)
+
+
+def test_a_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
+    d = _labels(n=2)
+    train.train(_config(epochs=1), d, tmp_path, log=None)
+    messages = []
+    result = train.train(_config(epochs=1, learning_rate=5e-4), d, tmp_path, log=messages.append)
+    assert result.resumed_from_epoch == 0 and any("starting afresh" in m for m in messages)
+
+
+def test_save_load_gives_identical_predictions(tmp_path):
+    m = model.build_model("resnet50", SIZE, stages=2, width=8, feature_channels=8)
+    x = np.random.default_rng(1).random((2, SIZE, SIZE)).astype(np.float32)
+    path = tmp_path / "m.keras"
+    m.save(path)
+    again = model.load(path)
+    for a, b in zip(train.predict(m, x), train.predict(again, x)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(model.ModelError, match="no such model file"):
+        model.load(tmp_path / "missing.keras")
+    (tmp_path / "bad.keras").write_text("not a model")
+    with pytest.raises(model.ModelError, match="bad.keras: not a loadable Keras model"):
+        model.load(tmp_path / "bad.keras")
+
+
+def test_mirrored_strategy_trains_through_the_same_loop(tmp_path):
+    result = train.train(_config(epochs=1, strategy="mirrored"), _labels(n=2), tmp_path, log=None)
+    assert np.isfinite(result.history[0][train.TOTAL])
+    with pytest.raises(ValueError, match="train.strategy"):
+        train.make_strategy("tpu")
