@@ -15,7 +15,11 @@ import numpy as np
 import pandas as pd
 
 from . import contract, decode, metrics
+from .kinect import KINECT_V2
 from .landmarks import KEYS
+
+FLOOR = "labels (floor)"
+"""Row name for the ground-truth heatmaps decoded like a prediction: the protocol's measurement floor."""
 
 
 @dataclass
@@ -31,6 +35,7 @@ class Localised:
     true_raw: np.ndarray
     true_mm: np.ndarray
     link_scores: np.ndarray  # (N, 5)
+    off_body: np.ndarray  # (N, 10) no body depth under the prediction: placed at the true depth
 
     @property
     def errors_mm(self) -> np.ndarray:
@@ -55,7 +60,10 @@ def raw_depths(raw_dir: str | Path, ids: np.ndarray) -> dict[str, np.ndarray]:
 
 def localise(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray], depths: dict[str, np.ndarray],
              threshold_mm: float, stride: int) -> Localised:
-    """Decode final-stage outputs of one split and place the landmarks in 3D on the raw depth."""
+    """Decode final-stage outputs of one split and place the landmarks in 3D on the raw depth.
+
+    A predicted point with no valid body depth under it (off the body) is placed at the true landmark's
+    depth, so it still counts, as an error in that plane, instead of dropping out of the metrics."""
     pred_in, conf = decode.heatmap_peaks(heatmaps, stride)
     pred_raw = decode.to_raw(pred_in, data["transforms"])
     ids = np.asarray(data["ids"]).astype(str)
@@ -66,9 +74,13 @@ def localise(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray]
     if no_3d.any():  # recordings annotated in pixels only: back-project the annotation the same way
         for n in np.flatnonzero(no_3d.any(axis=1)):
             true_mm[n, no_3d[n]] = metrics.points_3d(depths[ids[n]], true_raw[n, no_3d[n]], threshold_mm)
+    # a prediction off the body has no depth under it: measure it in the plane of the true landmark's depth
+    off_body = np.isnan(pred_mm).any(axis=-1) & ~np.isnan(true_mm).any(axis=-1)
+    if off_body.any():
+        pred_mm[off_body] = KINECT_V2.back_project(pred_raw[off_body], true_mm[off_body][:, 2])
     links = np.stack([decode.link_scores(p, q, stride) for p, q in zip(pafs, pred_in)])
     return Localised(ids, np.asarray(data["subject_ids"]).astype(str), pred_in, pred_raw, conf, pred_mm,
-                     true_raw, true_mm, links)
+                     true_raw, true_mm, links, off_body)
 
 
 def score(loc: Localised, pck_mm: float, pdj_fraction: float, n_boot: int, seed: int) -> dict:
@@ -87,8 +99,7 @@ def score(loc: Localised, pck_mm: float, pdj_fraction: float, n_boot: int, seed:
         "n_images": int(len(e)),
         "n_subjects": int(len(np.unique(groups))),
         "n_missing_truth": int(np.isnan(loc.true_mm).any(axis=-1).sum()),
-        "n_no_depth_under_prediction": int((np.isnan(loc.pred_mm).any(axis=-1) & ~np.isnan(loc.true_mm).any(
-            axis=-1)).sum()),
+        "n_off_body_predictions": int(loc.off_body.sum()),
         "n_pdj_not_evaluable": int((np.isnan(pdj) & ~np.isnan(e)).sum()),
         "link_score_mean": dict(zip(["PSIS", "waist", "scapulae", "shoulders", "VP-NC"],
                                     np.nanmean(loc.link_scores, axis=0).round(4).tolist())),
@@ -154,3 +165,81 @@ def comparison_table(ours: pd.DataFrame, metric: str) -> pd.DataFrame:
     df = pd.concat([pd.DataFrame(paper_rows), mine], ignore_index=True)
     cols = ["split", "backbone", "source", *KEYS, "Total"]
     return df[cols].sort_values(["split", "backbone", "source"], ascending=[False, True, True]).reset_index(drop=True)
+
+
+def error_long(locs: dict[str, Localised]) -> pd.DataFrame:
+    """Long table of 3D errors: one row per (backbone, image, landmark) with a true landmark."""
+    frames = []
+    for backbone, loc in locs.items():
+        e = loc.errors_mm
+        n, k = np.nonzero(~np.isnan(e))
+        frames.append(pd.DataFrame({"backbone": backbone, "id": loc.ids[n], "landmark": np.asarray(KEYS)[k],
+                                    "error_mm": e[n, k]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def per_image_error(loc: Localised) -> np.ndarray:
+    """Mean 3D error of each image over its true landmarks (NaN for an image without any)."""
+    e = loc.errors_mm
+    n = (~np.isnan(e)).sum(axis=1)
+    return np.where(n > 0, np.nansum(e, axis=1) / np.maximum(n, 1), np.nan)
+
+
+def pick_examples(loc: Localised, n_typical: int, n_worst: int) -> list[int]:
+    """Rows to show: images nearest the median per-image mean error, then the worst ones (no repeats)."""
+    per_image = per_image_error(loc)
+    order = np.argsort(np.nan_to_num(per_image, nan=-1.0))
+    worst = list(order[::-1][:n_worst])
+    distance = np.abs(per_image - np.nanmedian(per_image)) if np.isfinite(per_image).any() else per_image
+    typical = [int(i) for i in np.argsort(np.nan_to_num(distance, nan=np.inf)) if i not in worst][:n_typical]
+    return typical + [int(i) for i in worst]
+
+
+def pck_curve_of(loc: Localised, max_mm: float, points: int = 101) -> tuple[np.ndarray, np.ndarray, float]:
+    thr = np.linspace(0.0, max_mm, points)
+    curve = metrics.pck_curve(loc.errors_mm, thr)
+    return thr, curve, metrics.curve_auc(curve, thr)
+
+
+def link_table(scores: dict[tuple[str, str], dict], split: str = "test") -> pd.DataFrame:
+    """Mean affinity score of each predicted link, per backbone (1 = the field agrees with the pair)."""
+    return pd.DataFrame([{"backbone": bb, **s["link_score_mean"]} for (bb, sp), s in scores.items() if sp == split])
+
+
+def save_predictions(path: str | Path, loc: Localised) -> Path:
+    """Predicted landmarks of one split for later stages (the clinical indices)."""
+    from . import arrays
+
+    return arrays.save(path, ids=loc.ids, subject_ids=loc.subject_ids, pred_raw=loc.pred_raw, pred_mm=loc.pred_mm,
+                       confidence=loc.confidence, true_raw=loc.true_raw, true_mm=loc.true_mm,
+                       link_scores=loc.link_scores, off_body=loc.off_body)
+
+
+
+def comparison_paragraph(best: str, test: dict, weights: str, params) -> str:
+    """Markdown: this study's best test numbers against the paper's, what differs, what agrees (from the run)."""
+    pck, pdj = test["pck"]["Total"], test["pdj"]["Total"]
+    _, pl, ph = test["pck_ci"]
+    _, dl, dh = test["pdj_ci"]
+    paper_pck, paper_pdj = PAPER[("pck", "test", "resnet152")][-1], PAPER[("pdj", "test", "resnet152")][-1]
+    per = {k: v for k, v in test["pdj"].items() if k != "Total"}
+    hardest = sorted(per, key=per.get)[:2]
+    t, p = params.train, params.preprocess
+    verdict = "above" if min(pck - paper_pck, pdj - paper_pdj) > 0 else "not above both of"
+    return (
+        f"**Best backbone ({best}) on the test split:** PCK@{params.evaluate.pck_mm:g}mm {pck:.1f}% "
+        f"(95% CI {pl:.1f}–{ph:.1f}), PDJ {pdj:.1f}% (95% CI {dl:.1f}–{dh:.1f}), mean 3D error "
+        f"{test['mean_error_mm_ci'][0]:.1f} mm — {verdict} the paper's ResNet-152 test PCK {paper_pck}% and PDJ "
+        f"{paper_pdj}%.\n\n"
+        f"*What differs.* The cohort is synthetic ({params.acquire.cohort.n_subjects} anny bodies rendered as Kinect "
+        f"v2 depth with a sensor noise model, deformity share {params.acquire.cohort.deformity_share:g}), not the "
+        f"paper's 105 volunteers; its landmarks are mesh vertices chosen by fixed anatomical rules, so the label "
+        f"noise of manual marking is absent and the bodies share one posture family. Weights: {weights}. "
+        f"Input {p.input_size}² (paper 368²), {t.stages} stages of {t.width} channels (paper 7 of 128), "
+        f"{t.epochs} epochs (paper 70), Adam {t.learning_rate:g}, batch {t.batch_size}. "
+        f"PCK here is measured in 3D millimetres on the depth surface; the paper does not say how it measured "
+        f"its 150 mm.\n\n"
+        f"*What agrees.* The hardest landmarks here by PDJ are {hardest[0]} ({per[hardest[0]]:.1f}%) and "
+        f"{hardest[1]} ({per[hardest[1]]:.1f}%); the paper's were the scapulae (LS 58%, RS 61% PDJ) and its "
+        f"easiest the natal cleft (93%), here NC {per['NC']:.1f}%."
+    )

@@ -134,3 +134,20 @@ def pck_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: s
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def protocol_bars(table: pd.DataFrame):
+    """Split-leakage experiment: train and test mean error and PDJ per protocol (subject vs image split)."""
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, (metric, unit) in zip(axes, (("mean error mm", "mm"), ("PDJ %", "%"))):
+        df = table.melt(id_vars=["protocol"], value_vars=[f"train {metric}", f"test {metric}"], var_name="side",
+                        value_name=metric)
+        df["side"] = df["side"].str.split().str[0]
+        sns.barplot(data=df, x="side", y=metric, hue="protocol", ax=ax)
+        ax.set_ylabel(f"{metric.split(' mm')[0].split(' %')[0]} ({unit})")
+        ax.grid(axis="y", alpha=0.3)
+    axes[0].set_title("3D error: lower is better", fontsize=9)
+    axes[1].set_title("PDJ: higher is better", fontsize=9)
+    fig.suptitle("subject-level split (this study) vs image-level split after augmentation (paper)", fontsize=10)
+    fig.tight_layout()
+    return fig

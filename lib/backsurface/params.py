@@ -123,6 +123,16 @@ class Evaluate(_Section):
     worst_cases: int = Field(3, ge=0, le=20)  # test frames with the largest errors shown in Figure 11
 
 
+class Leakage(_Section):
+    """The split-leakage experiment: one small model trained twice, on the subject and the image split."""
+
+    backbone: Literal["vgg19", "resnet50", "resnet152"] = "resnet50"
+    stages: int = Field(2, ge=1, le=10)
+    width: int = Field(32, ge=4, le=512)
+    feature_channels: int = Field(32, ge=4, le=512)
+    epochs: int = Field(5, ge=1, le=1000)
+
+
 class Params(_Section):
     seed: int = Field(2026, ge=0)
     acquire: Acquire = Acquire()
@@ -132,6 +142,7 @@ class Params(_Section):
     labels: Labels = Labels()
     train: Train = Train()
     evaluate: Evaluate = Evaluate()
+    leakage: Leakage = Leakage()
 
     @model_validator(mode="after")
     def _stride_fits(self):

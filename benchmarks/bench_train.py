@@ -1,0 +1,107 @@
+"""Training and inference cost per backbone, at the default and at the paper's input size.
+
+For every (backbone, profile) it prints: training images per second (batch 3, after the first traced
+step), inference milliseconds per frame (batch 1, eval mode), the process's peak resident memory,
+and the tf.data input pipeline's images per second on its own (gather + batch + prefetch over
+in-memory labels, no model) with its ratio to what training consumes.  Each configuration runs in
+a fresh subprocess so that the peak memory is its own.  Nothing is asserted; numbers vary by machine.
+
+    python benchmarks/bench_train.py                       # all backbones, default and paper profiles
+    python benchmarks/bench_train.py --backbones resnet50 --profiles default --steps 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+
+# (input size, stages, width, feature channels): params.yaml's default and profiles/paper.yaml
+PROFILES = {"default": (184, 3, 64, 64), "paper": (368, 7, 128, 128)}
+
+
+def synthetic_labels(n: int, size: int):
+    import numpy as np
+
+    from backsurface import labels
+
+    rng = np.random.default_rng(0)
+    out = [labels.render_labels(rng.uniform(0.2 * size, 0.8 * size, (10, 2)), size) for _ in range(n)]
+    return {"images": rng.random((n, size, size)).astype(np.float32), "heatmaps": np.stack([o[0] for o in out]),
+            "pafs": np.stack([o[1] for o in out]), "masks": np.stack([o[2] for o in out])}
+
+
+def measure(backbone: str, profile: str, steps: int) -> dict:
+    from backsurface import train
+    from backsurface.dataset import TrainingData
+
+    size, stages, width, features = PROFILES[profile]
+    batch = 3
+    data = synthetic_labels(batch * (steps + 1), size)
+    td = TrainingData(data)
+    t0 = time.perf_counter()
+    n = 0
+    for _ in range(20):
+        for b in td.epoch(batch, seed=0, epoch=0):
+            n += int(b[0].shape[0])
+    pipeline_ips = n / (time.perf_counter() - t0)
+
+    cfg = train.TrainConfig(backbone, size, stages=stages, width=width, feature_channels=features, refine_kernel=7,
+                            batch_size=batch)
+    strategy = train.make_strategy("default")
+    model, optimizer, _ = train.build(cfg, strategy)
+    step = train.train_step_fn(model, optimizer, strategy, batch)
+    batches = list(td.epoch(batch, seed=0, epoch=0))
+    step(batches[0])  # trace
+    t0 = time.perf_counter()
+    for b in batches[1:]:
+        step(b)
+    train_ips = batch * (len(batches) - 1) / (time.perf_counter() - t0)
+
+    x = data["images"][:1, ..., None]
+    model(x, training=False)
+    t0 = time.perf_counter()
+    reps = max(3, steps)
+    for _ in range(reps):
+        model(x, training=False)
+    infer_ms = 1000 * (time.perf_counter() - t0) / reps
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"backbone": backbone, "profile": profile, "input": size, "stages": stages, "width": width,
+            "train_img_per_s": round(train_ips, 3), "infer_ms_per_frame": round(infer_ms, 1),
+            "peak_rss_mb": round(peak_mb), "pipeline_img_per_s": round(pipeline_ips),
+            "pipeline_over_train": round(pipeline_ips / train_ips),
+            "parameters_m": round(model.count_params() / 1e6, 2)}
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backbones", nargs="+", default=["vgg19", "resnet50", "resnet152"])
+    ap.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=list(PROFILES))
+    ap.add_argument("--steps", type=int, default=4, help="timed training steps of batch 3")
+    ap.add_argument("--one", nargs=2, metavar=("BACKBONE", "PROFILE"), help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.one:
+        print(json.dumps(measure(*args.one, args.steps)))
+        return
+    cols = ("backbone", "profile", "input", "stages", "train_img_per_s", "infer_ms_per_frame", "peak_rss_mb",
+            "pipeline_img_per_s", "pipeline_over_train")
+    print(" | ".join(cols))
+    for profile in args.profiles:
+        for bb in args.backbones:
+            out = subprocess.run([sys.executable, __file__, "--one", bb, profile, "--steps", str(args.steps)],
+                                 capture_output=True, text=True, check=True)
+            row = json.loads(out.stdout.strip().splitlines()[-1])
+            print(" | ".join(str(row[c]) for c in cols), flush=True)
+
+
+if __name__ == "__main__":
+    main()
