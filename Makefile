@@ -48,6 +48,7 @@ clean-smoke:
 bench: install
 	$(BIN)/python benchmarks/bench_acquire.py
 	$(BIN)/python benchmarks/bench_labels.py
+	$(BIN)/python benchmarks/bench_train.py
 
 # notebooks are sources: commit them without outputs
 strip:

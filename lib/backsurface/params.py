@@ -133,6 +133,16 @@ class Leakage(_Section):
     epochs: int = Field(5, ge=1, le=1000)
 
 
+class Clinical(_Section):
+    """The clinical validation cohort: new synthetic subjects (seed + 1), many with spinal deformities."""
+
+    n_subjects: int = Field(40, ge=4, le=1000)
+    deformity_share: float = Field(0.7, ge=0.0, le=1.0)
+    cobb_max_deg: float = Field(40.0, ge=5.0, le=90.0)
+    backbone: Literal["vgg19", "resnet50", "resnet152"] = "resnet152"  # the trained model that predicts
+    screening_cobb_deg: float = Field(10.0, gt=0.0, le=60.0)  # a curve above this is a positive case
+
+
 class Params(_Section):
     seed: int = Field(2026, ge=0)
     acquire: Acquire = Acquire()
@@ -143,6 +153,7 @@ class Params(_Section):
     train: Train = Train()
     evaluate: Evaluate = Evaluate()
     leakage: Leakage = Leakage()
+    clinical: Clinical = Clinical()
 
     @model_validator(mode="after")
     def _stride_fits(self):

@@ -15,10 +15,13 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from . import contract, decode, kinect, metrics
+from . import clinical, contract, decode, kinect, metrics
+from .landmarks import index
 from .model import load as load_model
 from .preprocess import DEFAULT_THRESHOLD_MM, preprocess_frame
 from .train import predict as stage_outputs
+
+VP, NC = index("VP"), index("NC")
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Prediction:
     confidence: np.ndarray  # (10,) heatmap peak of the last stage
     link_scores: np.ndarray  # (5,) affinity score of each link (OpenPose line integral)
     outside: np.ndarray  # (10,) True where the decoded point fell outside the frame and was clipped
+    spine_prior_x: np.ndarray | None = None  # raw column of the VP–NC affinity ridge per row VP..NC (see clinical)
 
 
 class Predictor:
@@ -61,8 +65,13 @@ class Predictor:
             raw = prepared[n][1].input_to_raw(pts_in[n])
             clipped = np.clip(raw, 0, [kinect.WIDTH - 1, kinect.HEIGHT - 1])
             outside = (clipped != raw).any(axis=1)
+            t = prepared[n][1]
+            prior = None
+            if np.isfinite(clipped[[VP, NC]]).all() and clipped[NC, 1] - clipped[VP, 1] > 8:
+                ys = np.arange(np.ceil(clipped[VP, 1]), np.floor(clipped[NC, 1]) + 1)
+                prior = clinical.paf_ridge(pafs[n][..., -2:], t.input_to_raw, ys, t.raw_to_input, self.stride)
             out[i] = Prediction(clipped, metrics.points_3d(frames[i], clipped, self.threshold_mm), conf[n],
-                                decode.link_scores(pafs[n], pts_in[n], self.stride), outside)
+                                decode.link_scores(pafs[n], pts_in[n], self.stride), outside, prior)
         return out
 
     def annotate(self, frames: dict[str, np.ndarray],

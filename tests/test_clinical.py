@@ -1,0 +1,141 @@
+"""Posture indices, the spine line and the screening statistics."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from backsurface import clinical, screening
+from backsurface.landmarks import index
+
+ASYMMETRY = ["imbalance_mm", "coronal_inclination_deg", *[f"{p}_obliquity_deg" for p in clinical.PAIRS],
+             *[f"{p}_height_diff_mm" for p in clinical.PAIRS], "ppotsi", "scapular_depth_asym_mm",
+             "waist_depth_asym_mm", "pdapi"]
+
+
+def symmetric():
+    """A mirror-symmetric back (subject's left = −X), VP 500 mm above NC."""
+    p = np.zeros((10, 3))
+    for key, (x, y, z) in {"VP": (0, -350, 1450), "NC": (0, 150, 1360), "LSH": (-170, -270, 1480),
+                           "LS": (-70, -150, 1400), "LW": (-160, 15, 1470), "LPSIS": (-55, 125, 1360)}.items():
+        p[index(key)] = (x, y, z)
+        if key[0] == "L":
+            p[index("R" + key[1:])] = (-x, y, z)
+    return p
+
+
+def indices(p, z=None):
+    p = np.asarray(p)[None]
+    z = p[..., 2] if z is None else np.asarray(z)[None]
+    return {k: float(v[0]) for k, v in clinical.compute(p, z).items()}
+
+
+def test_every_asymmetry_index_is_zero_on_a_symmetric_subject():
+    got = indices(symmetric())
+    for k in ASYMMETRY:
+        assert got[k] == pytest.approx(0.0, abs=1e-12), k
+    assert got["trunk_length_mm"] == pytest.approx(np.hypot(500, 90))
+    assert got["sagittal_inclination_deg"] == pytest.approx(np.degrees(np.arctan2(90, 500)))
+
+
+def test_hand_computed_values():
+    p = symmetric()
+    p[index("VP"), 0] -= 10.0  # 10 mm to the subject's left
+    p[index("LSH"), 1] -= 20.0  # left shoulder 20 mm higher
+    p[index("RW"), 0] -= 10.0  # right waist 10 mm nearer the midline: d_L = 160, d_R = 150
+    got = indices(p)
+    assert got["imbalance_mm"] == pytest.approx(10.0)
+    assert got["coronal_inclination_deg"] == pytest.approx(np.degrees(np.arctan2(10, 500)))
+    assert got["shoulder_height_diff_mm"] == pytest.approx(20.0)
+    assert got["shoulder_obliquity_deg"] == pytest.approx(np.degrees(np.arctan2(20, 340)))
+    fai_c7, fai_w, hdi_s = 100 * 10 / 500, 100 * 10 / 310, 100 * 20 / 500
+    assert got["ppotsi"] == pytest.approx(fai_c7 + fai_w + hdi_s)
+    z = p[:, 2].copy()
+    z[index("RS")] += 8.0  # left scapula 8 mm nearer the sensor than the right: a left rib hump
+    got = indices(p, z)
+    assert got["scapular_depth_asym_mm"] == pytest.approx(8.0)
+    assert got["pdapi"] == pytest.approx(100 * 8 / 500)
+
+
+@pytest.mark.parametrize("knob, key", [
+    (lambda p, t: p.__setitem__((index("VP"), 0), -t), "imbalance_mm"),
+    (lambda p, t: p.__setitem__((index("LSH"), 1), -270 - t), "shoulder_obliquity_deg"),
+    (lambda p, t: p.__setitem__((index("LPSIS"), 1), 125 - t), "pelvic_obliquity_deg"),
+    (lambda p, t: p.__setitem__((index("LW"), 0), -160 - t), "ppotsi"),
+])
+def test_indices_grow_monotonically_with_their_knob(knob, key):
+    values = []
+    for t in (0.0, 5.0, 10.0, 20.0, 40.0):
+        p = symmetric()
+        knob(p, t)
+        values.append(indices(p)[key])
+    assert values[0] == pytest.approx(0.0, abs=1e-12) and np.all(np.diff(values) > 0), values
+
+
+def test_degenerate_inputs_give_nan_with_a_reason():
+    p = symmetric()
+    p[index("VP")] = p[index("NC")]  # coincident
+    p[index("LSH")] = np.nan  # missing
+    values = clinical.compute(p[None])
+    why = clinical.reasons(p[None], values)[0]
+    assert np.isnan(values["imbalance_mm"][0]) and np.isnan(values["ppotsi"][0])
+    assert np.isnan(values["shoulder_obliquity_deg"][0]) and "shoulder_obliquity_deg: missing LSH" in why
+    assert "imbalance_mm: VP not above NC" in why
+    assert "scapular_depth_asym_mm: no depth under LS/RS" in why  # no surface depth given
+    assert np.isfinite(values["waist_obliquity_deg"][0]) and "waist_obliquity_deg" not in why
+    with pytest.raises(ValueError, match=r"\(N, 10, 3\)"):
+        clinical.compute(np.zeros((2, 9, 3)))
+
+
+def _curved_back(amplitude_px: float):
+    """A symmetric trough-shaped back whose midline bends by ``amplitude_px`` (a half sine) between rows 80-330."""
+    h, w = 424, 512
+    y, x = np.mgrid[0:h, 0:w].astype(float)
+    centre = 256 + amplitude_px * np.sin(np.pi * (y - 80) / 250)
+    d = 1400 + (x - centre) ** 2 / 60.0
+    d[(np.abs(x - centre) > 120) | (y < 60) | (y > 350)] = 2600  # wall
+    return d, centre[:, 0]
+
+
+def test_spine_line_follows_a_curved_symmetric_back():
+    d, centre = _curved_back(12.0)
+    ys, xs = clinical.spine_line(d, np.array([256.0, 80.0]), np.array([256.0, 330.0]), max_mm=1700)
+    err = np.abs(xs - centre[ys.astype(int)])
+    assert err.max() < 1.5
+    dev = clinical.lateral_deviation_mm(ys, xs, np.array([256.0, 80.0]), np.array([256.0, 330.0]),
+                                        np.full(len(ys), 1400.0))
+    assert np.abs(dev).max() == pytest.approx(12.0 * 1400 / 365.456, rel=0.1)
+    _, flat = clinical.spine_line(*[_curved_back(0.0)[0]], np.array([256.0, 80.0]), np.array([256.0, 330.0]))
+    assert np.abs(flat - 256).max() < 1.0
+    with pytest.raises(ValueError, match="above NC"):
+        clinical.spine_line(d, np.array([256.0, 200.0]), np.array([256.0, 201.0]))
+
+
+def test_synthetic_deformity_knobs_move_their_indices(synthetic):
+    """Through the body model: more shoulder tilt → more shoulder obliquity; a larger curve → larger pPOTSI."""
+    subject = synthetic.subjects[0]
+    rng = np.random.default_rng(0)
+
+    def landmarks(**posture):
+        s = dataclasses.replace(subject, posture=dataclasses.replace(subject.posture, **posture))
+        return synthetic.render(s, rng).landmarks_mm
+
+    base = dict(thoracic_cobb_deg=0.0, lumbar_cobb_deg=0.0, axial_rotation_deg=0.0, shoulder_tilt_deg=0.0,
+                pelvic_obliquity_deg=0.0, lean_lateral_deg=0.0, yaw_deg=0.0)
+    tilt = [abs(clinical.compute(landmarks(**(base | {"shoulder_tilt_deg": t}))[None])["shoulder_obliquity_deg"][0])
+            for t in (0.0, 4.0, 8.0)]
+    assert np.all(np.diff(tilt) > 0), tilt
+    curve = [clinical.compute(landmarks(**(base | {"thoracic_cobb_deg": c}))[None])["ppotsi"][0]
+             for c in (0.0, 15.0, 30.0)]
+    assert np.all(np.diff(curve) > 0), curve
+
+
+def test_screening_statistics_on_known_cases():
+    truth = np.array([1.0, 2.0, 3.0, 4.0, np.nan])
+    ba = screening.bland_altman(truth + 2.0, truth)
+    assert ba["bias"] == pytest.approx(2.0) and ba["sd"] == pytest.approx(0.0) and ba["dropped"] == 1
+    a = screening.association(2 * truth + 1, truth)
+    assert a["pearson_r"] == pytest.approx(1.0) and a["slope"] == pytest.approx(2.0)
+    r = screening.roc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([False, False, True, True]))
+    assert r["auc"] == 1.0
+    assert np.isnan(screening.roc(np.array([0.1, 0.2]), np.array([True, True]))["auc"])
