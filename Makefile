@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_acquire.py
 	$(BIN)/python benchmarks/bench_labels.py
 	$(BIN)/python benchmarks/bench_train.py
+	$(BIN)/python benchmarks/bench_export.py
 
 # notebooks are sources: commit them without outputs
 strip:

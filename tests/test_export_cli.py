@@ -1,0 +1,67 @@
+"""Model export (ONNX, SavedModel) and the command-line predictor."""
+
+import json
+
+import numpy as np
+import pytest
+
+from backsurface import contract, kinect, model
+from backsurface.__main__ import main
+
+SIZE = 32
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    m = model.build_model("resnet50", SIZE, stages=2, width=8, feature_channels=8)
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    m.save(path)
+    return m, path
+
+
+def test_onnx_and_savedmodel_match_keras(tiny, tmp_path):
+    from backsurface import export
+
+    m, _ = tiny
+    x = np.random.default_rng(0).random((3, SIZE, SIZE, 1)).astype(np.float32)
+    ref = m(x, training=False)
+    onnx = export.OnnxModel(export.to_onnx(m, tmp_path / "m.onnx"))
+    for got, want in zip(onnx(x), (ref[-2], ref[-1])):
+        np.testing.assert_allclose(got, np.asarray(want), atol=1e-4)
+    serve = export.load_savedmodel(export.to_savedmodel(m, tmp_path / "saved"))
+    out = serve(depth=x)
+    np.testing.assert_allclose(out["heatmaps"].numpy(), np.asarray(ref[-2]), atol=1e-4)
+    np.testing.assert_allclose(out["pafs"].numpy(), np.asarray(ref[-1]), atol=1e-4)
+
+
+def _depth_png(path):
+    d = np.full((kinect.HEIGHT, kinect.WIDTH), 2600, np.uint16)
+    d[60:380, 150:360] = (1450 + np.arange(60, 380) // 5)[:, None]
+    contract.write_depth(path, d)
+    return path
+
+
+def test_predict_cli_writes_annotations_with_indices_and_overlays(tiny, tmp_path, capsys):
+    _, model_path = tiny
+    frames = [_depth_png(tmp_path / "A1.png"), _depth_png(tmp_path / "A2.png")]
+    out = tmp_path / "landmarks.json"
+    rc = main(["predict", *map(str, frames), "--model", str(model_path), "--out", str(out),
+               "--overlay", str(tmp_path / "overlay.png")])
+    assert rc == 0
+    records = contract.read_annotations(out)
+    assert [r.id for r in records] == ["A1", "A2"]
+    raw = json.loads(out.read_text())[0]
+    assert len(raw["landmarks"]) == 20 and len(raw["confidence"]) == 10 and "ppotsi" in raw["indices"]
+    assert (tmp_path / "overlay_A1.png").is_file() and (tmp_path / "overlay_A2.png").is_file()
+
+
+def test_predict_cli_names_a_bad_file_and_fails(tiny, tmp_path, capsys):
+    _, model_path = tiny
+    bad = tmp_path / "broken.png"
+    bad.write_text("not a png")
+    rc = main(["predict", str(bad), "--model", str(model_path), "--out", str(tmp_path / "x.json")])
+    assert rc == 2 and "broken.png" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
+    rc = main(["predict", str(_depth_png(tmp_path / "B.png")), "--model", str(tmp_path / "nope.keras"),
+               "--out", str(tmp_path / "x.json")])
+    assert rc == 2 and "nope.keras" in capsys.readouterr().err
