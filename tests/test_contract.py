@@ -163,4 +163,4 @@ def test_kinect_source_says_clearly_when_pykinect2_is_absent():
     from backsurface.capture import open_kinect
 
     with pytest.raises(RuntimeError, match="pykinect2"):
-        open_kinect()
+        open_kinect(["S001"])

@@ -69,7 +69,7 @@ def open_source(params, root: Path):
         return ImportSource(Path(root) / acq.import_dir)
     from .capture import open_kinect  # noqa: PLC0415
 
-    return open_kinect()
+    return open_kinect([f"S{i + 1:03d}" for i in range(acq.cohort.n_subjects)])
 
 
 def cohort_spec(params):

@@ -66,14 +66,15 @@ class ImportSource:
             )
 
 
-def open_kinect(**kwargs) -> FrameSource:
-    """The live Kinect v2 source; needs Windows, the Kinect SDK 2.0 and the optional ``pykinect2``."""
+def open_kinect(subject_ids: list[str], **kwargs) -> FrameSource:
+    """The live Kinect v2 source (:class:`~backsurface.kinect_capture.KinectSource` on pykinect2).
+
+    Needs Windows, the Kinect SDK 2.0 and the optional ``pykinect2``; anywhere else one clear message.
+    """
+    from .kinect_capture import CaptureError, KinectSource, PyKinectStream  # noqa: PLC0415
+
     try:
-        import pykinect2  # noqa: F401, PLC0415
-    except Exception as exc:  # ImportError, or its known failures on recent Pythons
-        raise RuntimeError(
-            "acquire.source = 'kinect' needs a Kinect v2 with pykinect2 (Windows, Kinect SDK 2.0; "
-            f"pip install '.[kinect]'); it cannot be loaded here: {exc}. "
-            "Use source 'synthetic', or 'import' for recordings already in the data contract."
-        ) from None
-    raise NotImplementedError("live Kinect capture is not built yet (issue: real sensor path)")
+        stream = PyKinectStream()
+    except CaptureError as exc:
+        raise RuntimeError(f"acquire.source = 'kinect': {exc}") from None
+    return KinectSource(stream, subject_ids, **kwargs)
