@@ -114,3 +114,30 @@ def test_marking_cannot_finish_early_or_undo_nothing():
     s.click(10, 10)
     with pytest.raises(MarkingError, match="NC and 8 more"):
         s.annotation()
+
+
+def test_marking_view_forwards_clicks_and_buttons():
+    import matplotlib.pyplot as plt
+
+    from backsurface.marking_widget import MarkingView
+
+    fig, ax = plt.subplots()
+    saved = []
+    view = MarkingView(MarkingSession("S003", "depth/S003.png"), frame().astype(float), ax, on_save=saved.append)
+
+    class Click:
+        def __init__(self, x, y, inaxes=ax, button=1):
+            self.xdata, self.ydata, self.inaxes, self.button = x, y, inaxes, button
+
+    view.on_click(Click(250, 100))
+    view.on_click(Click(250, 100, inaxes=None))  # outside the image: ignored
+    view.on_click(Click(250, 100, button=3))  # right button: ignored
+    assert view.session.step == 1 and "NC" in view.status()
+    view.save()
+    assert not saved and "still to mark" in view.status()
+    view.undo()
+    for _ in range(10):
+        view.skip()
+    view.save()
+    assert len(saved) == 1 and saved[0].id == "S003" and "saved" in view.status()
+    plt.close(fig)
