@@ -141,3 +141,23 @@ def test_marking_view_forwards_clicks_and_buttons():
     view.save()
     assert len(saved) == 1 and saved[0].id == "S003" and "saved" in view.status()
     plt.close(fig)
+
+
+def test_marks_are_saved_into_the_cohort_without_touching_frames(tmp_path):
+    src = KinectSource(RecordedStream(frame(1500, s) for s in range(4)), ["S001"], CaptureProtocol(n_frames=2),
+                       prompt=lambda _m: None)
+    acquire.write_cohort(src, tmp_path / "raw", progress=False)
+    png = (tmp_path / "raw" / "depth" / "S001.png").read_bytes()
+    s = MarkingSession("S001", "depth/S001.png")
+    for k in range(10):
+        s.click(200 + 5 * k, 100 + 20 * k)
+    from backsurface.marking import save_marks
+
+    save_marks(tmp_path / "raw", [s.annotation()])
+    anns, _ = contract.read_cohort(tmp_path / "raw")
+    by = {a.id: a for a in anns}
+    assert by["S001"].points()[9].tolist() == [245.0, 280.0] and np.isnan(by["S001_c7"].points()).all()
+    assert by["S001"].model_extra["sensor_serial"] == "recorded"  # the capture fields survive
+    assert (tmp_path / "raw" / "depth" / "S001.png").read_bytes() == png
+    with pytest.raises(MarkingError, match="no recording with id 'S009'"):
+        save_marks(tmp_path / "raw", [s.annotation().model_copy(update={"id": "S009"})])

@@ -73,3 +73,22 @@ class MarkingSession:
         record = dict(id=self.frame_id, image=self.image, landmarks=contract.flat_landmarks(self.points),
                       subject=subject or {"subject_id": self.frame_id}, source="kinect", **extra)
         return contract.parse_annotations([record], source=f"marking of {self.frame_id}")[0]
+
+
+def save_marks(cohort_dir, marked: list[contract.Annotation]) -> list[contract.Annotation]:
+    """Put operator-marked records into a cohort's ``annotations.json`` (matched by id), validated and written
+    atomically; depth frames are never touched.  Returns the full list written."""
+    from pathlib import Path  # noqa: PLC0415
+
+    path = Path(cohort_dir) / contract.ANNOTATIONS
+    current = contract.read_annotations(path)
+    by_id = {a.id: a for a in marked}
+    unknown = sorted(set(by_id) - {a.id for a in current})
+    if unknown:
+        raise MarkingError(f"{path}: no recording with id {unknown[0]!r} to put the marks on")
+    merged = []
+    for a in current:
+        m = by_id.get(a.id)
+        merged.append(a if m is None else a.model_copy(update={"landmarks": m.landmarks}))
+    contract.write_annotations(path, merged)
+    return merged

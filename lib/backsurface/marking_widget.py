@@ -22,12 +22,17 @@ from .marking import MarkingError, MarkingSession
 class MarkingView:
     """The drawing and event handling of the widget, independent of ipywidgets."""
 
-    def __init__(self, session: MarkingSession, depth_mm: np.ndarray, ax, on_save: Callable | None = None):
+    def __init__(self, session: MarkingSession, depth_mm: np.ndarray, ax, on_save: Callable | None = None,
+                 max_mm: float = 1700.0, margin_px: int = 30):
         self.session, self.ax, self.on_save = session, ax, on_save
         self.message = ""
-        valid = (depth_mm > 0) & (depth_mm < 3000)
+        valid = (depth_mm > 0) & (depth_mm <= max_mm)  # the subject only: wall and floor lie beyond 1.7 m
         lo, hi = np.percentile(depth_mm[valid], [2, 98]) if valid.any() else (None, None)
         show_depth(ax, np.where(valid, depth_mm, 0), vmin=lo, vmax=hi)
+        if valid.any():  # zoom on the subject; clicks stay in raw-frame pixels
+            rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+            ax.set_xlim(cols[0] - margin_px, cols[-1] + margin_px)
+            ax.set_ylim(rows[-1] + margin_px, rows[0] - margin_px)
         self._artists: list = []
         self.redraw()
 
@@ -81,7 +86,7 @@ def marking_widget(session: MarkingSession, depth_mm: np.ndarray, on_save: Calla
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     with plt.ioff():
-        fig, ax = plt.subplots(figsize=(6.4, 5.3))
+        fig, ax = plt.subplots(figsize=(4.8, 5.4))
     fig.canvas.header_visible = False
     view = MarkingView(session, np.asarray(depth_mm, dtype=float), ax, on_save)
     status = widgets.HTML(view.status())
