@@ -156,3 +156,12 @@ def test_bootstrap_interval_contains_the_estimate_and_shrinks_with_more_subjects
 
 def test_per_landmark_keys_follow_the_paper():
     assert list(metrics.per_landmark(np.ones((1, 10))))[:10] == list(KEYS)
+
+
+def test_surface_depth_falls_back_to_a_wider_window_off_the_silhouette():
+    depth = np.full((424, 512), 2600.0)
+    depth[:, :300] = 1500.0
+    uv = np.array([[305.0, 100.0], [400.0, 100.0]])  # 5 px off the body edge, and far off it
+    assert np.isnan(metrics.surface_depth(depth, uv, 1700.0)).all()
+    z = metrics.surface_depth(depth, uv, 1700.0, fallback_window=8)
+    assert z[0] == 1500.0 and np.isnan(z[1])

@@ -15,6 +15,7 @@ from . import clinical, metrics
 from .landmarks import index
 
 VP, NC = index("VP"), index("NC")
+SILHOUETTE_WINDOW = 8  # depth under a landmark just off the silhouette: body pixels within 8 px (see predict)
 SPINE = "spine_max_deviation_mm"
 UNITS = clinical.INDICES | {SPINE: "mm"}
 
@@ -45,7 +46,8 @@ def assess(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarra
     """Indices and spine line of N subjects (depth frames in mm, landmarks (N, 10, 2) px and (N, 10, 3) mm)."""
     px = np.asarray(points_px, dtype=np.float64)
     mm = np.asarray(points_mm, dtype=np.float64)
-    surface_z = np.stack([metrics.surface_depth(d, p, max_mm) for d, p in zip(depths, px)])
+    surface_z = np.stack([metrics.surface_depth(d, p, max_mm, fallback_window=SILHOUETTE_WINDOW)
+                          for d, p in zip(depths, px)])
     values = clinical.compute(mm, surface_z)
     why = clinical.reasons(mm, values, surface_z)
     spines, deviation = [], np.full(len(px), np.nan)

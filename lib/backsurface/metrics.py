@@ -33,9 +33,19 @@ PCK_MM = 150.0
 WITHIN_MM = (5.0, 10.0, 15.0, 20.0)
 
 
-def surface_depth(depth_mm: np.ndarray, uv: np.ndarray, max_mm: float, window: int = 2) -> np.ndarray:
+def surface_depth(depth_mm: np.ndarray, uv: np.ndarray, max_mm: float, window: int = 2,
+                  fallback_window: int | None = None) -> np.ndarray:
     """Depth (mm) under pixel positions ``uv`` (..., 2): median of valid pixels (0 < d ≤ max_mm)
-    in the (2·window+1)² neighbourhood of the nearest pixel; NaN where none is valid or uv is NaN."""
+    in the (2·window+1)² neighbourhood of the nearest pixel; NaN where none is valid or uv is NaN.
+
+    With ``fallback_window``, points with no valid pixel in the small window (a landmark predicted just off
+    the silhouette, say) take the median of the larger window instead."""
+    if fallback_window is not None:
+        z = surface_depth(depth_mm, uv, max_mm, window)
+        miss = np.isnan(z) & np.isfinite(np.asarray(uv, dtype=np.float64)).all(axis=-1)
+        if miss.any():
+            z[miss] = surface_depth(depth_mm, np.asarray(uv, dtype=np.float64)[miss], max_mm, fallback_window)
+        return z
     d = np.asarray(depth_mm, dtype=np.float64)
     uv = np.asarray(uv, dtype=np.float64)
     h, w = d.shape
@@ -56,9 +66,10 @@ def surface_depth(depth_mm: np.ndarray, uv: np.ndarray, max_mm: float, window: i
     return out.reshape(uv.shape[:-1])
 
 
-def points_3d(depth_mm: np.ndarray, uv: np.ndarray, max_mm: float, intrinsics: Intrinsics = KINECT_V2) -> np.ndarray:
+def points_3d(depth_mm: np.ndarray, uv: np.ndarray, max_mm: float, intrinsics: Intrinsics = KINECT_V2,
+              fallback_window: int | None = None) -> np.ndarray:
     """Raw-frame pixels (..., 2) on one depth frame → camera-frame points (..., 3) in mm (NaN if no depth)."""
-    z = surface_depth(depth_mm, uv, max_mm)
+    z = surface_depth(depth_mm, uv, max_mm, fallback_window=fallback_window)
     return intrinsics.back_project(uv, z)
 
 
