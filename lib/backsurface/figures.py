@@ -40,6 +40,20 @@ def show_depth(ax, depth_mm: np.ndarray, vmin: float | None = None, vmax: float 
     return im
 
 
+def show_body(ax, depth_mm: np.ndarray, points: list[np.ndarray] = (), max_mm: float = 1700.0, margin: float = 40):
+    """The subject only (pixels beyond ``max_mm`` and zeros in black), zoomed on the given points (raw pixels)."""
+    d = np.asarray(depth_mm, dtype=float)
+    valid = (d > 0) & (d <= max_mm)
+    lo, hi = np.percentile(d[valid], [2, 98]) if valid.any() else (None, None)
+    show_depth(ax, np.where(valid, d, 0), vmin=lo, vmax=hi)
+    pts = np.concatenate([np.empty((0, 2))] + [np.asarray(p, dtype=float).reshape(-1, 2) for p in points])
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if len(pts):
+        (x0, y0), (x1, y1) = pts.min(axis=0) - margin, pts.max(axis=0) + margin
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y1, y0)
+
+
 def draw_landmarks(ax, points: np.ndarray, color: str = "red", labels: bool = True, size: float = 18, lw: float = 1.2):
     """Landmarks (10, 2) and the paper's five links; NaN points are skipped."""
     pts = np.asarray(points, dtype=float)

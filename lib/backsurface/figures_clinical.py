@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .figures import draw_landmarks, show_depth  # noqa: E402
+from .figures import draw_landmarks, show_body  # noqa: E402
 
 
 def index_vs_truth(pairs: list[tuple[str, str]], predicted: pd.DataFrame, truth_idx: pd.DataFrame,
@@ -81,18 +81,11 @@ def subject_report(title: str, depth: np.ndarray, points_px: np.ndarray, spine: 
     """One page: the depth frame with landmarks and spine line, and each index against its healthy range."""
     fig = plt.figure(figsize=(11, 6.2))
     ax = fig.add_axes([0.02, 0.05, 0.36, 0.85])
-    valid = (depth > 0) & (depth < 1700)
-    lo, hi = np.percentile(depth[valid], [2, 98]) if valid.any() else (None, None)
-    show_depth(ax, np.where(valid, depth, 0), vmin=lo, vmax=hi)
+    show_body(ax, depth, [points_px], margin=45)
     draw_landmarks(ax, points_px, color="yellow", labels=True, size=16)
     if spine is not None:
         ax.plot(spine[1], spine[0], "-", color="cyan", lw=1.6, label="spine line")
         ax.legend(fontsize=7, loc="lower left")
-    pts = points_px[np.isfinite(points_px).all(axis=1)]
-    if len(pts):
-        (x0, y0), (x1, y1) = pts.min(axis=0) - 45, pts.max(axis=0) + 45
-        ax.set_xlim(x0, x1)
-        ax.set_ylim(y1, y0)
     ax.set_title(title, fontsize=10)
     tab = fig.add_axes([0.42, 0.05, 0.56, 0.85])
     tab.axis("off")

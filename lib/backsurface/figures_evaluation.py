@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
-from .figures import draw_landmarks, show_depth  # noqa: E402
+from .figures import draw_landmarks, show_body  # noqa: E402
 from .landmarks import KEYS, LINKS, N_LANDMARKS, PAPER_LINKS  # noqa: E402
 
 
@@ -77,17 +77,9 @@ def prediction_overlays(frames: list[tuple[str, np.ndarray, np.ndarray, np.ndarr
     for ax in axes.ravel():
         ax.axis("off")
     for ax, (title, depth, true_raw, pred_raw) in zip(axes.ravel(), frames):
-        valid = depth[(depth > 0) & (depth < 1700)]
-        lo, hi = (np.percentile(valid, [2, 98]) if valid.size else (None, None))
-        show_depth(ax, np.where((depth > 0) & (depth < 1700), depth, 0), vmin=lo, vmax=hi)
+        show_body(ax, depth, [true_raw, pred_raw])
         draw_landmarks(ax, true_raw, color="red", labels=False, size=14)
         draw_landmarks(ax, pred_raw, color="yellow", labels=False, size=14)
-        pts = np.concatenate([true_raw, pred_raw])
-        pts = pts[np.isfinite(pts).all(axis=1)]
-        if len(pts):
-            (x0, y0), (x1, y1) = pts.min(axis=0) - 40, pts.max(axis=0) + 40
-            ax.set_xlim(x0, x1)
-            ax.set_ylim(y1, y0)
         ax.set_title(title, fontsize=8)
     fig.tight_layout()
     return fig
@@ -148,6 +140,8 @@ def protocol_bars(table: pd.DataFrame):
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_title("3D error: lower is better", fontsize=9)
     axes[1].set_title("PDJ: higher is better", fontsize=9)
+    for ax in axes:
+        ax.legend(title="protocol", fontsize=7, title_fontsize=7, loc="lower center", framealpha=0.9)
     fig.suptitle("subject-level split (this study) vs image-level split after augmentation (paper)", fontsize=10)
     fig.tight_layout()
     return fig

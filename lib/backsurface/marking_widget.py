@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .figures import draw_landmarks, show_depth
+from .figures import draw_landmarks, show_body
 from .marking import MarkingError, MarkingSession
 
 
@@ -27,12 +27,9 @@ class MarkingView:
         self.session, self.ax, self.on_save = session, ax, on_save
         self.message = ""
         valid = (depth_mm > 0) & (depth_mm <= max_mm)  # the subject only: wall and floor lie beyond 1.7 m
-        lo, hi = np.percentile(depth_mm[valid], [2, 98]) if valid.any() else (None, None)
-        show_depth(ax, np.where(valid, depth_mm, 0), vmin=lo, vmax=hi)
-        if valid.any():  # zoom on the subject; clicks stay in raw-frame pixels
-            rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
-            ax.set_xlim(cols[0] - margin_px, cols[-1] + margin_px)
-            ax.set_ylim(rows[-1] + margin_px, rows[0] - margin_px)
+        rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
+        corners = [[cols[0], rows[0]], [cols[-1], rows[-1]]] if valid.any() else []
+        show_body(ax, depth_mm, [np.asarray(corners, float)], max_mm, margin_px)  # clicks stay in raw pixels
         self._artists: list = []
         self.redraw()
 
