@@ -47,17 +47,13 @@ def predict(args) -> int:
     mm = np.stack([predicted[i].points_mm for i in ids])
     clinic = assessment.assess([frames[i] for i in ids], px, mm, args.threshold_mm,
                                [predicted[i].spine_prior_x for i in ids])
+    base = predictor.annotate(frames, {i: str(args.depth[n]) for n, i in enumerate(ids)}, predicted)
     records = []
-    for n, i in enumerate(ids):
+    for n, (i, record) in enumerate(zip(ids, base)):
         p = predicted[i]
         values = {k: (None if not np.isfinite(v) else round(float(v), 3)) for k, v in clinic.indices.iloc[n].items()}
-        records.append(contract.Annotation(
-            id=i, image=str(args.depth[n]), landmarks=contract.flat_landmarks(p.points_raw),
-            landmarks_mm=None if np.isnan(p.points_mm).any() else np.round(p.points_mm, 2).tolist(), source="import",
-            confidence=np.round(p.confidence, 4).tolist(), link_scores=np.round(p.link_scores, 4).tolist(),
-            clipped_to_frame=p.outside.tolist(), indices=values, indices_not_computed=clinic.reasons[n],
-            model=str(args.model),
-        ))
+        records.append(record.model_copy(update={"indices": values, "indices_not_computed": clinic.reasons[n],
+                                                 "model": str(args.model)}))
         if args.overlay:
             none = np.full_like(p.points_raw, np.nan)
             fig = figures_evaluation.prediction_overlays([(f"{i}: predicted landmarks", frames[i], none,

@@ -78,11 +78,13 @@ class Predictor:
                                 decode.link_scores(pafs[n], pts_in[n], self.stride), outside, prior)
         return out
 
-    def annotate(self, frames: dict[str, np.ndarray],
-                 images: dict[str, str] | None = None) -> list[contract.Annotation]:
-        """Paper-format annotation records (the data contract), with confidences and 3D points as extensions."""
+    def annotate(self, frames: dict[str, np.ndarray], images: dict[str, str] | None = None,
+                 predicted: dict[str, Prediction] | None = None) -> list[contract.Annotation]:
+        """Paper-format annotation records (the data contract), with confidences and 3D points as extensions.
+
+        ``predicted``: the result of :meth:`predict` on the same frames, when the caller already has it."""
         records = []
-        for i, p in self.predict(frames).items():
+        for i, p in (predicted or self.predict(frames)).items():
             mm = None if np.isnan(p.points_mm).any() else np.round(p.points_mm, 2).tolist()
             records.append(contract.Annotation(
                 id=i, image=(images or {}).get(i, f"{contract.DEPTH_DIR}/{i}.png"),
