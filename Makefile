@@ -6,7 +6,6 @@ STAMP := $(VENV)/.installed
 PROFILE ?= default
 export PATH := $(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-export WARP_LOG_LEVEL ?= error
 export PYDEVD_DISABLE_FILE_VALIDATION ?= 1
 
 .PHONY: install reproduce test lint unit notebooks bench strip clean-smoke
@@ -22,9 +21,9 @@ $(STAMP): pyproject.toml
 
 reproduce: install
 ifneq ($(PROFILE),default)
-	$(BIN)/python -m backsurface.params apply profiles/$(PROFILE).yaml params.yaml
+	$(BIN)/python -m backsurface.core.params apply profiles/$(PROFILE).yaml params.yaml
 endif
-	$(BIN)/python -m backsurface.params check params.yaml
+	$(BIN)/python -m backsurface.core.params check params.yaml
 	$(BIN)/dvc repro
 	@echo "Done. Reports: reports/notebooks (executed notebooks), reports/figures, reports/tables, reports/metrics;"
 	@echo "      'dvc metrics show' and 'dvc plots show' summarise them."
@@ -32,8 +31,9 @@ endif
 test: install lint unit notebooks
 
 lint:
-	$(BIN)/ruff check lib tests benchmarks
-	$(BIN)/python -m backsurface.params check params.yaml
+	$(BIN)/ruff check lib tests benchmarks tools
+	$(BIN)/python -m backsurface.core.params check params.yaml
+	$(BIN)/python -m backsurface.core.params check params.yaml profiles/smoke.yaml
 
 unit:
 	$(BIN)/pytest -q

@@ -12,9 +12,9 @@ import time
 
 os.environ.setdefault("WARP_LOG_LEVEL", "error")
 
-from backsurface.acquire import write_cohort  # noqa: E402
-from backsurface.synthetic.cohort import CohortSpec  # noqa: E402
-from backsurface.synthetic.source import SyntheticSource  # noqa: E402
+from backsurface.acquisition.acquire import write_cohort  # noqa: E402
+from backsurface.acquisition.synthetic.cohort import CohortSpec  # noqa: E402
+from backsurface.acquisition.synthetic.source import SyntheticSource  # noqa: E402
 
 
 def main(n: int = 105) -> None:

@@ -31,7 +31,7 @@ def fps(fn, x, frames: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     import numpy as np
 
-    from backsurface import export, model
+    from backsurface.net import export, model
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "artifacts/models/resnet152/model.keras"))

@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 try:
-    from backsurface import labels
+    from backsurface.codec import encode as labels
 except ImportError:  # run from a checkout without PYTHONPATH=lib
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
-    from backsurface import labels
+    from backsurface.codec import encode as labels
 
 # The paper's example annotation (Sec. 7-1), raw 512x424 frame coordinates.
 PAPER_EXAMPLE = np.array(

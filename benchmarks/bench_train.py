@@ -32,7 +32,7 @@ PROFILES = {"default": (184, 3, 64, 64), "paper": (368, 7, 128, 128)}
 def synthetic_labels(n: int, size: int):
     import numpy as np
 
-    from backsurface import labels
+    from backsurface.codec import encode as labels
 
     rng = np.random.default_rng(0)
     out = [labels.render_labels(rng.uniform(0.2 * size, 0.8 * size, (10, 2)), size) for _ in range(n)]
@@ -41,8 +41,8 @@ def synthetic_labels(n: int, size: int):
 
 
 def measure(backbone: str, profile: str, steps: int) -> dict:
-    from backsurface import train
-    from backsurface.dataset import TrainingData
+    from backsurface.net import train
+    from backsurface.net.tfdata import TrainingData
 
     size, stages, width, features = PROFILES[profile]
     batch = 3

@@ -10,15 +10,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 @pytest.fixture(scope="session")
 def body():
     """The anny body model (loads once per test session; builds its cache on first use ever)."""
-    from backsurface.synthetic.body import BodyModel
+    from backsurface.acquisition.synthetic.body import BodyModel
 
     return BodyModel()
 
 
 @pytest.fixture(scope="session")
 def synthetic(body):
-    from backsurface.synthetic.cohort import CohortSpec
-    from backsurface.synthetic.source import SyntheticSource
+    from backsurface.acquisition.synthetic.cohort import CohortSpec
+    from backsurface.acquisition.synthetic.source import SyntheticSource
 
     return SyntheticSource(CohortSpec(n_subjects=4, n_female=2, deformity_share=0.5, seed=3), body=body)
 

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backsurface import augment
-from backsurface.landmarks import KEYS, index
+from backsurface.core.landmarks import KEYS, index
+from backsurface.data import augment
 
 PAPER_EXAMPLE = np.array(
     [267, 137, 261, 304, 214, 154, 313, 154, 239, 202, 294, 192, 227, 261, 295, 258, 247, 286, 273, 291], float

@@ -4,9 +4,7 @@ import itertools
 
 import numpy as np
 import pytest
-
-from backsurface import acquire, contract, kinect
-from backsurface.kinect_capture import (
+from backsurface.acquisition.kinect_live import (
     CaptureError,
     CaptureProtocol,
     KinectSource,
@@ -15,12 +13,15 @@ from backsurface.kinect_capture import (
     grab,
     subject_distance_mm,
 )
-from backsurface.marking import MarkingError, MarkingSession
+
+from backsurface.acquisition import acquire
+from backsurface.acquisition.marking import MarkingError, MarkingSession
+from backsurface.core import camera, contract
 
 
 def frame(distance=1500, seed=0):
     rng = np.random.default_rng(seed)
-    f = np.full((kinect.HEIGHT, kinect.WIDTH), 2600, np.uint16)
+    f = np.full((camera.HEIGHT, camera.WIDTH), 2600, np.uint16)
     f[60:380, 150:360] = distance + rng.integers(-3, 4, (320, 210))
     f[rng.random(f.shape) < 0.02] = 0  # dropouts differ from frame to frame
     return f
@@ -53,7 +54,7 @@ def test_grab_gives_up_on_a_stalled_or_empty_stream_with_a_clear_error():
     with pytest.raises(CaptureError, match=r"SN1: no frame for 5 s after 1 of 3 frames"):
         grab(stalled, 3, timeout_s=5.0, poll_s=0.1, clock=clock, sleep=clock.sleep)
     clock = FakeClock()
-    empty = RecordedStream(itertools.repeat(np.zeros((kinect.HEIGHT, kinect.WIDTH), np.uint16)))
+    empty = RecordedStream(itertools.repeat(np.zeros((camera.HEIGHT, camera.WIDTH), np.uint16)))
     with pytest.raises(CaptureError, match="only empty frames"):
         grab(empty, 2, timeout_s=1.0, poll_s=0.1, clock=clock, sleep=clock.sleep)
     with pytest.raises(CaptureError, match=r"\(10, 10\) frame"):
@@ -119,7 +120,7 @@ def test_marking_cannot_finish_early_or_undo_nothing():
 def test_marking_view_forwards_clicks_and_buttons():
     import matplotlib.pyplot as plt
 
-    from backsurface.marking_widget import MarkingView
+    from backsurface.figures.marking_widget import MarkingView
 
     fig, ax = plt.subplots()
     saved = []
@@ -151,7 +152,7 @@ def test_marks_are_saved_into_the_cohort_without_touching_frames(tmp_path):
     s = MarkingSession("S001", "depth/S001.png")
     for k in range(10):
         s.click(200 + 5 * k, 100 + 20 * k)
-    from backsurface.marking import save_marks
+    from backsurface.acquisition.marking import save_marks
 
     save_marks(tmp_path / "raw", [s.annotation()])
     anns, _ = contract.read_cohort(tmp_path / "raw")

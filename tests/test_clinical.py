@@ -5,8 +5,10 @@ import dataclasses
 import numpy as np
 import pytest
 
-from backsurface import clinical, screening
-from backsurface.landmarks import index
+from backsurface.clinical import indices as clinical
+from backsurface.clinical import screening
+from backsurface.clinical.spine import lateral_deviation_mm, spine_line
+from backsurface.core.landmarks import index
 
 ASYMMETRY = ["imbalance_mm", "coronal_inclination_deg", *[f"{p}_obliquity_deg" for p in clinical.PAIRS],
              *[f"{p}_height_diff_mm" for p in clinical.PAIRS], "ppotsi", "scapular_depth_asym_mm",
@@ -99,16 +101,16 @@ def _curved_back(amplitude_px: float):
 
 def test_spine_line_follows_a_curved_symmetric_back():
     d, centre = _curved_back(12.0)
-    ys, xs = clinical.spine_line(d, np.array([256.0, 80.0]), np.array([256.0, 330.0]), max_mm=1700)
+    ys, xs = spine_line(d, np.array([256.0, 80.0]), np.array([256.0, 330.0]), max_mm=1700)
     err = np.abs(xs - centre[ys.astype(int)])
     assert err.max() < 1.5
-    dev = clinical.lateral_deviation_mm(ys, xs, np.array([256.0, 80.0]), np.array([256.0, 330.0]),
+    dev = lateral_deviation_mm(ys, xs, np.array([256.0, 80.0]), np.array([256.0, 330.0]),
                                         np.full(len(ys), 1400.0))
     assert np.abs(dev).max() == pytest.approx(12.0 * 1400 / 365.456, rel=0.1)
-    _, flat = clinical.spine_line(*[_curved_back(0.0)[0]], np.array([256.0, 80.0]), np.array([256.0, 330.0]))
+    _, flat = spine_line(*[_curved_back(0.0)[0]], np.array([256.0, 80.0]), np.array([256.0, 330.0]))
     assert np.abs(flat - 256).max() < 1.0
     with pytest.raises(ValueError, match="above NC"):
-        clinical.spine_line(d, np.array([256.0, 200.0]), np.array([256.0, 201.0]))
+        spine_line(d, np.array([256.0, 200.0]), np.array([256.0, 201.0]))
 
 
 def test_synthetic_deformity_knobs_move_their_indices(synthetic):

@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from backsurface import contract, kinect
-from backsurface.acquire import write_cohort
-from backsurface.capture import ImportSource, Recording
-from backsurface.landmarks import FLIP_PERMUTATION, KEYS, LINKS, PAPER_LINKS, index
+from backsurface.acquisition.acquire import write_cohort
+from backsurface.acquisition.sources import ImportSource, Recording
+from backsurface.core import camera, contract
+from backsurface.core.landmarks import FLIP_PERMUTATION, KEYS, LINKS, PAPER_LINKS, index
 
 PAPER_EXAMPLE = [267, 137, 261, 304, 214, 154, 313, 154, 239, 202, 294, 192, 227, 261, 295, 258, 247, 286, 273, 291]
 
 
 def recording(i: int, rng, subject="S1") -> Recording:
-    depth = rng.integers(800, 2500, size=(kinect.HEIGHT, kinect.WIDTH)).astype(np.uint16)
+    depth = rng.integers(800, 2500, size=(camera.HEIGHT, camera.WIDTH)).astype(np.uint16)
     pts = np.asarray(PAPER_EXAMPLE, dtype=float).reshape(10, 2) + i
     return Recording(id=f"F{i}", depth=depth, landmarks=pts, subject={"subject_id": subject, "sex": "F"},
                      source="synthetic", landmarks_mm=np.ones((10, 3)))
@@ -39,7 +39,7 @@ def test_paper_example_annotation_validates_and_puts_left_on_image_left():
 
 
 def test_depth_png_round_trip(tmp_path, rng):
-    depth = rng.integers(0, 4500, size=(kinect.HEIGHT, kinect.WIDTH)).astype(np.uint16)
+    depth = rng.integers(0, 4500, size=(camera.HEIGHT, camera.WIDTH)).astype(np.uint16)
     contract.write_depth(tmp_path / "d.png", depth)
     back = contract.read_depth(tmp_path / "d.png")
     assert back.dtype == np.uint16
@@ -58,7 +58,7 @@ def test_corrupt_and_wrong_size_depth_files_name_the_file(tmp_path):
     with pytest.raises(contract.ContractError, match=r"small.png.*512x424.*12x10"):
         contract.read_depth(small)
     rgb = tmp_path / "rgb.png"
-    Image.fromarray(np.zeros((kinect.HEIGHT, kinect.WIDTH, 3), np.uint8)).save(rgb)
+    Image.fromarray(np.zeros((camera.HEIGHT, camera.WIDTH, 3), np.uint8)).save(rgb)
     with pytest.raises(contract.ContractError, match="rgb.png.*single-channel 16-bit"):
         contract.read_depth(rgb)
     with pytest.raises(contract.ContractError, match="wrong.png"):
@@ -160,7 +160,7 @@ def test_failed_acquisition_leaves_nothing_half_written(tmp_path, rng):
 
 
 def test_kinect_source_says_clearly_when_pykinect2_is_absent():
-    from backsurface.capture import open_kinect
+    from backsurface.acquisition.sources import open_kinect
 
     with pytest.raises(RuntimeError, match="pykinect2"):
         open_kinect(["S001"])

@@ -2,17 +2,21 @@
 
 import numpy as np
 import pytest
+from helpers import codec
 
-from backsurface import contract, evaluation, kinect, labels, metrics
-from backsurface.pipeline import _transform_row
-from backsurface.preprocess import preprocess_frame
+from backsurface.codec import encode as labels
+from backsurface.core import camera, contract
+from backsurface.data.preprocess import preprocess_frame
+from backsurface.data.surface import surface_depth
+from backsurface.evaluation import paper as paper_numbers
+from backsurface.evaluation import scoring as evaluation
 
 SIZE = 96
 
 
 def _frame():
     """A 'back' (a plane tilted from 1450 to 1514 mm top to bottom) before a far wall, and ten landmarks on it."""
-    d = np.full((kinect.HEIGHT, kinect.WIDTH), 2600, np.uint16)
+    d = np.full((camera.HEIGHT, camera.WIDTH), 2600, np.uint16)
     d[60:380, 150:360] = (1450 + np.arange(60, 380) // 5)[:, None]
     pts = np.array([[255, 90], [255, 330], [190, 100], [320, 100], [200, 170], [310, 170], [180, 250],
                     [330, 250], [220, 300], [290, 300]], float)
@@ -24,9 +28,9 @@ def _split(n=3):
     image, t = preprocess_frame(d, 1700.0, SIZE)
     pin = t.raw_to_input(pts)
     heat, pafs, mask = labels.render_labels(pin, SIZE)
-    true_mm = kinect.KINECT_V2.back_project(pts, d[pts[:, 1].astype(int), pts[:, 0].astype(int)].astype(float))
+    true_mm = camera.KINECT_V2.back_project(pts, d[pts[:, 1].astype(int), pts[:, 0].astype(int)].astype(float))
     data = {"ids": np.array([f"F{i}" for i in range(n)]), "subject_ids": np.array(["A", "A", "B"][:n]),
-            "transforms": np.tile(_transform_row(t), (n, 1)), "points_raw": np.tile(pts, (n, 1, 1)),
+            "transforms": np.tile(t.to_row(), (n, 1)), "points_raw": np.tile(pts, (n, 1, 1)),
             "points_mm": np.tile(true_mm, (n, 1, 1)), "images": np.tile(image[..., 0], (n, 1, 1))}
     return data, np.tile(heat, (n, 1, 1, 1)), np.tile(pafs, (n, 1, 1, 1)), {f"F{i}": d.astype(float)
                                                                              for i in range(n)}
@@ -34,7 +38,7 @@ def _split(n=3):
 
 def test_label_heatmaps_localise_to_the_true_points_in_pixels_and_mm():
     data, heat, pafs, depths = _split()
-    loc = evaluation.localise(heat, pafs, data, depths, 1700.0, 8)
+    loc = evaluation.localise(heat, pafs, data, depths, codec(SIZE))
     assert np.nanmax(loc.errors_px) < 1e-4  # float32 heatmaps
     assert np.nanmax(loc.errors_mm) < 1e-3
     s = evaluation.score(loc, 150.0, 0.2, n_boot=50, seed=0)
@@ -48,7 +52,7 @@ def test_a_prediction_off_the_body_still_counts_as_an_error():
     heat = heat.copy()
     heat[:, :, :, 0] = 0.0
     heat[:, 1, 1, 0] = 1.0  # VP predicted in the top-left corner: wall, no body depth there
-    loc = evaluation.localise(heat, pafs, data, depths, 1700.0, 8)
+    loc = evaluation.localise(heat, pafs, data, depths, codec(SIZE))
     assert loc.off_body[:, 0].all() and not loc.off_body[:, 1:].any()
     assert np.all(loc.errors_mm[:, 0] > 150.0)
     s = evaluation.score(loc, 150.0, 0.2, n_boot=50, seed=0)
@@ -57,14 +61,14 @@ def test_a_prediction_off_the_body_still_counts_as_an_error():
 
 def test_tables_have_the_paper_layout():
     data, heat, pafs, depths = _split()
-    loc = evaluation.localise(heat, pafs, data, depths, 1700.0, 8)
+    loc = evaluation.localise(heat, pafs, data, depths, codec(SIZE))
     s = evaluation.score(loc, 150.0, 0.2, n_boot=20, seed=0)
     scores = {("resnet50", "test"): s, ("resnet50", "train"): s}
     t = evaluation.accuracy_table(scores, "pck")
     assert list(t.columns) == ["split", "backbone", "VP", "NC", "LSH", "RSH", "LS", "RS", "LW", "RW", "LPSIS",
                                "RPSIS", "Total"]
     assert t["split"].tolist() == ["train", "test"]
-    comp = evaluation.comparison_table(t, "pdj")
+    comp = paper_numbers.comparison_table(t, "pdj")
     paper = comp[(comp["source"] == "paper") & (comp["split"] == "test") & (comp["backbone"] == "resnet152")]
     assert paper["Total"].item() == 80.9 and paper["LS"].item() == 58.0  # the paper's Table 2, test, ResNet-152
     assert len(evaluation.headline_table(scores)) == 2
@@ -72,7 +76,7 @@ def test_tables_have_the_paper_layout():
 
 def test_examples_are_typical_then_worst_without_repeats():
     data, heat, pafs, depths = _split(3)
-    loc = evaluation.localise(heat, pafs, data, depths, 1700.0, 8)
+    loc = evaluation.localise(heat, pafs, data, depths, codec(SIZE))
     loc.pred_mm[2] += 50.0
     rows = evaluation.pick_examples(loc, n_typical=2, n_worst=1)
     assert rows[-1] == 2 and len(set(rows)) == 3
@@ -85,19 +89,20 @@ def test_bad_raw_cohort_is_named(tmp_path):
 
 
 def test_predictor_writes_paper_format_records(tmp_path):
-    from backsurface import model
-    from backsurface.predict import Predictor
+    from backsurface.net import model
+    from backsurface.net.inference import KerasRunner
+    from backsurface.net.predictor import Predictor
 
     m = model.build_model("resnet50", 32, stages=1, width=4, feature_channels=4)
     d, _ = _frame()
-    p = Predictor(m)
+    p = Predictor(KerasRunner(m), codec(32))
     records = p.annotate({"F1": d.astype(float), "F2": d.astype(float)})
     assert [r.id for r in records] == ["F1", "F2"]
     contract.write_annotations(tmp_path / "landmarks.json", records)
     back = contract.read_annotations(tmp_path / "landmarks.json")
     pts = back[0].points()
     assert pts.shape == (10, 2) and np.isfinite(pts).all()
-    assert (pts >= 0).all() and (pts[:, 0] <= kinect.WIDTH - 1).all() and (pts[:, 1] <= kinect.HEIGHT - 1).all()
+    assert (pts >= 0).all() and (pts[:, 0] <= camera.WIDTH - 1).all() and (pts[:, 1] <= camera.HEIGHT - 1).all()
     assert len(back[0].model_extra["confidence"]) == 10 and len(back[0].model_extra["link_scores"]) == 5
     with pytest.raises(ValueError, match="bad"):
         p.predict({"bad": np.zeros((10, 10))})
@@ -105,5 +110,5 @@ def test_predictor_writes_paper_format_records(tmp_path):
 
 def test_surface_depth_window_ignores_far_pixels():
     d, pts = _frame()
-    z = metrics.surface_depth(d.astype(float), np.array([[150.0, 60.0]]), 1700.0)
+    z = surface_depth(d.astype(float), np.array([[150.0, 60.0]]), 1700.0)
     assert z[0] == 1462.0  # on the box's corner: rows 58-62, body rows 60-62 at 1462 mm; the wall is ignored

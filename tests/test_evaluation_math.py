@@ -5,9 +5,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backsurface import decode, labels, metrics
-from backsurface.kinect import KINECT_V2
-from backsurface.landmarks import KEYS, index
+from backsurface.codec import decode
+from backsurface.codec import encode as labels
+from backsurface.codec.grid import STRIDE
+from backsurface.core.camera import KINECT_V2
+from backsurface.core.landmarks import KEYS, index
+from backsurface.data.surface import points_3d, surface_depth
+from backsurface.evaluation import metrics
 
 SIZE = 184
 
@@ -18,7 +22,7 @@ def test_peak_between_cells_is_recovered_within_a_quarter_output_pixel(x, y):
     pts = np.tile([[x, y]], (10, 1))
     h = labels.heatmaps(pts, SIZE)
     got, conf = decode.heatmap_peaks(h)
-    err_cells = np.abs(got - pts) / labels.STRIDE
+    err_cells = np.abs(got - pts) / STRIDE
     assert err_cells.max() < 0.25
     assert np.all(conf > 0.5) and np.all(conf <= 1.0)
 
@@ -133,7 +137,7 @@ def test_points_3d_reads_the_depth_under_the_pixel_and_ignores_background():
     depth[:, 300:] = 2600.0  # wall beyond the 1.7 m threshold
     depth[100, 100] = 0.0  # a dropout: the window median fills it
     uv = np.array([[100.0, 100.0], [450.0, 200.0]])
-    p = metrics.points_3d(depth, uv, max_mm=1700.0)
+    p = points_3d(depth, uv, max_mm=1700.0)
     np.testing.assert_allclose(p[0], KINECT_V2.back_project(uv[0], 1500.0))
     assert np.isnan(p[1]).all()
 
@@ -162,6 +166,6 @@ def test_surface_depth_falls_back_to_a_wider_window_off_the_silhouette():
     depth = np.full((424, 512), 2600.0)
     depth[:, :300] = 1500.0
     uv = np.array([[305.0, 100.0], [400.0, 100.0]])  # 5 px off the body edge, and far off it
-    assert np.isnan(metrics.surface_depth(depth, uv, 1700.0)).all()
-    z = metrics.surface_depth(depth, uv, 1700.0, fallback_window=8)
+    assert np.isnan(surface_depth(depth, uv, 1700.0)).all()
+    z = surface_depth(depth, uv, 1700.0, fallback_window=8)
     assert z[0] == 1500.0 and np.isnan(z[1])

@@ -5,8 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from backsurface import contract, kinect, model
 from backsurface.__main__ import main
+from backsurface.core import camera, contract
+from backsurface.net import inference, model, model_file
+from helpers import codec
 
 SIZE = 32
 
@@ -15,27 +17,28 @@ SIZE = 32
 def tiny(tmp_path_factory):
     m = model.build_model("resnet50", SIZE, stages=2, width=8, feature_channels=8)
     path = tmp_path_factory.mktemp("model") / "model.keras"
-    m.save(path)
+    model_file.save(m, codec(SIZE), path)
     return m, path
 
 
-def test_onnx_and_savedmodel_match_keras(tiny, tmp_path):
-    from backsurface import export
+def test_onnx_and_savedmodel_match_keras_and_carry_the_codec(tiny, tmp_path):
+    from backsurface.net import export
 
     m, _ = tiny
     x = np.random.default_rng(0).random((3, SIZE, SIZE, 1)).astype(np.float32)
     ref = m(x, training=False)
-    onnx = export.OnnxModel(export.to_onnx(m, tmp_path / "m.onnx"))
-    for got, want in zip(onnx(x), (ref[-2], ref[-1])):
+    runner, got_codec = inference.open_model(export.to_onnx(m, codec(SIZE), tmp_path / "m.onnx"))
+    assert got_codec == codec(SIZE) and (tmp_path / "m.codec.json").is_file()
+    for got, want in zip(runner(x), (ref[-2], ref[-1])):
         np.testing.assert_allclose(got, np.asarray(want), atol=1e-4)
-    serve = export.load_savedmodel(export.to_savedmodel(m, tmp_path / "saved"))
+    serve = export.load_savedmodel(export.to_savedmodel(m, codec(SIZE), tmp_path / "saved"))
     out = serve(depth=x)
     np.testing.assert_allclose(out["heatmaps"].numpy(), np.asarray(ref[-2]), atol=1e-4)
     np.testing.assert_allclose(out["pafs"].numpy(), np.asarray(ref[-1]), atol=1e-4)
 
 
 def _depth_png(path):
-    d = np.full((kinect.HEIGHT, kinect.WIDTH), 2600, np.uint16)
+    d = np.full((camera.HEIGHT, camera.WIDTH), 2600, np.uint16)
     d[60:380, 150:360] = (1450 + np.arange(60, 380) // 5)[:, None]
     contract.write_depth(path, d)
     return path

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from backsurface import labels
-from backsurface.landmarks import LINKS, N_LANDMARKS
+from backsurface.codec import encode as labels
+from backsurface.codec import grid
+from backsurface.core.landmarks import LINKS, N_LANDMARKS
 
 PAPER_EXAMPLE = np.array(
     [267, 137, 261, 304, 214, 154, 313, 154, 239, 202, 294, 192, 227, 261, 295, 258, 247, 286, 273, 291], float
@@ -22,21 +23,21 @@ def example_points(rng=None) -> np.ndarray:
 
 def closed_form(pts, n, stride=STRIDE, sigma=SIGMA, th=TH):
     """exp(-d^2 / 2 sigma^2) at every cell centre, cut where the exponent exceeds th: (n, n, 10)."""
-    c = labels.cell_centres(n, stride)
+    c = grid.cell_centres(n, stride)
     xx, yy = np.meshgrid(c, c)
     e = ((xx[..., None] - pts[:, 0]) ** 2 + (yy[..., None] - pts[:, 1]) ** 2) / (2 * sigma**2)
     return np.where(e > th, 0.0, np.exp(-e))
 
 
 def test_output_grid_and_cell_centre_convention():
-    assert labels.output_size(368, 8) == 46 and labels.output_size(100, 8) == 13 and labels.output_size(7, 8) == 1
-    c = labels.cell_centres(46, 8)
+    assert grid.output_size(368, 8) == 46 and grid.output_size(100, 8) == 13 and grid.output_size(7, 8) == 1
+    c = grid.cell_centres(46, 8)
     assert c[0] == 3.5 and c[1] == 11.5  # the centre of input pixels 0..7
     p = np.array([[3.5, 11.5], [0.0, 367.0]])
-    np.testing.assert_allclose(labels.input_to_output(p), [[0, 1], [-3.5 / 8, 363.5 / 8]])
-    np.testing.assert_allclose(labels.output_to_input(labels.input_to_output(p)), p)
+    np.testing.assert_allclose(grid.input_to_output(p), [[0, 1], [-3.5 / 8, 363.5 / 8]])
+    np.testing.assert_allclose(grid.output_to_input(grid.input_to_output(p)), p)
     with pytest.raises(ValueError, match="stride"):
-        labels.output_size(368, 0)
+        grid.output_size(368, 0)
 
 
 def test_heatmaps_equal_the_closed_form_gaussian(rng):
@@ -56,10 +57,10 @@ def test_heatmaps_equal_the_closed_form_gaussian(rng):
 def test_heatmap_peak_sits_on_the_landmark(rng):
     pts = example_points(rng)
     hm = labels.heatmaps(pts, S).astype(np.float64)
-    grid = labels.input_to_output(pts)  # landmark in output-cell units
+    cells = grid.input_to_output(pts)  # landmark in output-cell units
     for k in range(N_LANDMARKS):
         i, j = np.unravel_index(np.argmax(hm[..., k]), hm.shape[:2])
-        assert (j, i) == tuple(np.round(grid[k]).astype(int)), k  # argmax = the cell holding the landmark
+        assert (j, i) == tuple(np.round(cells[k]).astype(int)), k  # argmax = the cell holding the landmark
         # log of a Gaussian is exactly quadratic: a 3-point parabola through the peak finds its centre
         lx = np.log(hm[i, j - 1 : j + 2, k])
         ly = np.log(hm[i - 1 : i + 2, j, k])
@@ -69,7 +70,7 @@ def test_heatmap_peak_sits_on_the_landmark(rng):
                 i + 0.5 * (ly[0] - ly[2]) / (ly[0] - 2 * ly[1] + ly[2]),
             ]
         )
-        np.testing.assert_allclose(sub, grid[k], atol=1e-3)  # << 0.5 output px
+        np.testing.assert_allclose(sub, cells[k], atol=1e-3)  # << 0.5 output px
 
 
 @pytest.mark.parametrize("seed", range(12))
@@ -146,7 +147,7 @@ def test_affinity_vectors_are_unit_on_the_limb_and_zero_off_it(rng):
     width = 8.0
     paf = labels.affinity_fields(pts, S, STRIDE, width)
     assert paf.shape == (46, 46, 10) and paf.dtype == np.float32
-    c = labels.cell_centres(46, STRIDE)
+    c = grid.cell_centres(46, STRIDE)
     xx, yy = np.meshgrid(c, c)
     for link, (j1, j2) in enumerate(LINKS):
         a, b = pts[j1], pts[j2]

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from backsurface import leakage
+from backsurface.evaluation import leakage
 
 
 def _frames(n=10, size=32):

@@ -9,9 +9,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from backsurface import labels, model, train  # noqa: E402
-from backsurface.dataset import TrainingData, epoch_order, load_split  # noqa: E402
-from backsurface.loss import masked_l2, stage_losses, total_loss  # noqa: E402
+from backsurface.codec import encode as labels  # noqa: E402
+from backsurface.net import inference, model, model_file, train  # noqa: E402
+from helpers import codec  # noqa: E402
+from backsurface.net.loss import masked_l2, stage_losses, total_loss  # noqa: E402
+from backsurface.net.tfdata import TrainingData, epoch_order, load_split  # noqa: E402
 
 SIZE = 32  # output 4x4: the smallest input every backbone accepts
 
@@ -114,20 +116,21 @@ def test_epoch_order_depends_only_on_seed_and_epoch():
 
 
 def test_load_split_rejects_wrong_shapes(tmp_path):
-    from backsurface import arrays
+    from backsurface.core import arrayfile
 
     d = _labels()
     d |= {"ids": np.array(["a", "b"]), "subject_ids": np.array(["a", "b"]), "points": np.zeros((2, 10, 2)),
           "transforms": np.ones((2, 6))}
     d["masks"] = d["masks"][:, :5]
-    arrays.save(tmp_path / "x.npz", **d)
-    with pytest.raises(arrays.DatasetError, match=r"x.npz: array 'masks' has shape \(2, 5\)"):
+    arrayfile.save(tmp_path / "x.npz", **d)
+    with pytest.raises(arrayfile.ArrayFileError, match=r"x.npz: array 'masks' has shape \(2, 5\)"):
         load_split(tmp_path / "x.npz")
 
 
 def _config(**kw):
-    base = dict(backbone="resnet50", input_size=SIZE, stages=2, width=8, feature_channels=8, epochs=2,
-                batch_size=2, learning_rate=1e-3, seed=3)
+    base = dict(backbone="resnet50", input_size=SIZE, stages=2, width=8, refine_kernel=7, feature_channels=8,
+                weights="none", weights_dir=None, epochs=2, batch_size=2, learning_rate=1e-3, seed=3,
+                strategy="default")
     return train.TrainConfig(**(base | kw))
 
 
@@ -177,19 +180,31 @@ def test_a_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
     assert result.resumed_from_epoch == 0 and any("starting afresh" in m for m in messages)
 
 
-def test_save_load_gives_identical_predictions(tmp_path):
+def test_save_load_gives_identical_predictions_and_the_codec(tmp_path):
     m = model.build_model("resnet50", SIZE, stages=2, width=8, feature_channels=8)
     x = np.random.default_rng(1).random((2, SIZE, SIZE)).astype(np.float32)
     path = tmp_path / "m.keras"
-    m.save(path)
-    again = model.load(path)
-    for a, b in zip(train.predict(m, x), train.predict(again, x)):
+    saved_codec = codec(SIZE, sigma_px=6.0, crop="torso")
+    model_file.save(m, saved_codec, path, card={"weights": "none (random init)"})
+    again, got_codec = model_file.load(path)
+    assert got_codec == saved_codec and model_file.read_card(path)["weights"] == "none (random init)"
+    for a, b in zip(inference.stage_outputs(m, x), inference.stage_outputs(again, x)):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(model.ModelError, match="no such model file"):
-        model.load(tmp_path / "missing.keras")
+        model_file.load(tmp_path / "missing.keras")
     (tmp_path / "bad.keras").write_text("not a model")
     with pytest.raises(model.ModelError, match="bad.keras: not a loadable Keras model"):
-        model.load(tmp_path / "bad.keras")
+        model_file.load(tmp_path / "bad.keras")
+
+
+def test_a_model_saved_without_its_codec_gets_one_clear_error(tmp_path):
+    m = model.build_model("resnet50", SIZE, stages=1, width=4, feature_channels=4)
+    m.save(tmp_path / "old.keras")  # how models were saved before they carried their codec
+    with pytest.raises(model.ModelError, match=r"old.keras: no label codec beside it \(old.codec.json is missing\)"):
+        model_file.load(tmp_path / "old.keras")
+    with pytest.raises(model.ModelError, match="do not belong together"):
+        model_file.save(m, codec(64), tmp_path / "mismatch.keras")
+    assert not (tmp_path / "mismatch.keras").exists()
 
 
 def test_mirrored_strategy_trains_through_the_same_loop(tmp_path):

@@ -1,4 +1,4 @@
-"""params.yaml schema: defaults, clear errors naming the key, overlays, the committed files in step."""
+"""params.yaml schema: complete profiles, overlays, clear errors naming the key, the committed files in step."""
 
 import tomllib
 from pathlib import Path
@@ -6,21 +6,39 @@ from pathlib import Path
 import pytest
 import yaml
 
-from backsurface import params as P
+from backsurface.core import params as P
 
 ROOT = Path(__file__).resolve().parents[1]
+DEFAULT = P.read_yaml(ROOT / "params.yaml")
 
 
-def test_committed_params_and_paper_overlay_are_valid():
+def with_(**sections):
+    """The default profile with some sections deep-merged over it."""
+    return P.deep_merge(DEFAULT, sections)
+
+
+def test_committed_params_and_profiles_are_valid():
     default = P.load(ROOT / "params.yaml")
     assert default.acquire.cohort.n_subjects == 105 and default.split.n_test_subjects == 25
-    merged = P.validate(P.deep_merge(P.read_yaml(ROOT / "params.yaml"), P.read_yaml(ROOT / "profiles/paper.yaml")))
-    assert merged.preprocess.input_size == 368
-    assert merged.acquire.cohort.deformity_share == 0.0  # healthy volunteers, as in the paper
+    paper = P.load(ROOT / "params.yaml", ROOT / "profiles/paper.yaml")
+    assert paper.preprocess.input_size == 368 and paper.train.stages == 7
+    assert paper.acquire.cohort.deformity_share == 0.0  # healthy volunteers, as in the paper
+    smoke = P.load(ROOT / "params.yaml", ROOT / "profiles/smoke.yaml")
+    assert smoke.preprocess.input_size == 96 and smoke.train.backbones == ("resnet50",)
+
+
+def test_the_schema_holds_no_values_params_yaml_does():
+    """One source of defaults: every key must be given, so a value can only come from a profile file."""
+    with pytest.raises(P.ParamsError, match=r"params: seed: Field required"):
+        P.validate({})
+    partial = dict(DEFAULT)
+    partial["augment"] = {k: v for k, v in DEFAULT["augment"].items() if k != "shift_px"}
+    with pytest.raises(P.ParamsError, match=r"augment\.shift_px: Field required"):
+        P.validate(partial)
 
 
 @pytest.mark.parametrize(
-    ("data", "message"),
+    ("sections", "message"),
     [
         ({"acquire": {"cohort": {"n_subject": 3}}}, r"acquire\.cohort\.n_subject: unknown key"),
         ({"preprocess": {"input_size": "big"}}, r"preprocess\.input_size: .*integer"),
@@ -28,20 +46,37 @@ def test_committed_params_and_paper_overlay_are_valid():
         ({"acquire": {"source": "camera"}}, r"acquire\.source: .*'synthetic', 'kinect' or 'import'"),
         ({"acquire": {"cohort": {"n_subjects": 4, "n_female": 5}}}, r"acquire\.cohort: .*n_female \(5\) exceeds"),
         ({"sede": 1}, r"sede: unknown key"),
+        ({"train": {"weights": "imagenet21k"}}, r"train\.weights"),
+        ({"train": {"backbones": ["vgg16"]}}, r"train\.backbones"),
+        ({"train": {"backbones": ["vgg19", "vgg19"]}}, "without repeats"),
+        ({"preprocess": {"input_size": 100}}, r"input_size must be a multiple of the backbones' stride 8"),
+        ({"evaluate": {"pck_mm": -1}}, r"evaluate\.pck_mm"),
     ],
 )
-def test_bad_params_name_the_key(data, message):
-    with pytest.raises(P.ParamsError, match=message):
-        P.validate(data, source="params.yaml")
+def test_bad_params_name_the_key(sections, message):
+    with pytest.raises(P.ParamsError, match=message) as err:
+        P.validate(with_(**sections), source="params.yaml")
+    assert len(str(err.value).splitlines()) == 1  # one line: nothing else is wrong with the default
+
+
+def test_apply_overlay_keeps_comments_and_only_changes_values(tmp_path):
+    target = tmp_path / "params.yaml"
+    original = (ROOT / "params.yaml").read_text()
+    target.write_text(original)
+    P.apply_overlay(target, ROOT / "profiles/paper.yaml")
+    merged = target.read_text()
+    assert P.load(target).preprocess.input_size == 368
+    comments = [line for line in original.splitlines() if "#" in line]
+    changed = [a for a, b in zip(original.splitlines(), merged.splitlines()) if a != b]
+    assert len(original.splitlines()) == len(merged.splitlines())  # no line lost or added
+    assert all("#" in b for a, b in zip(original.splitlines(), merged.splitlines()) if "#" in a)
+    assert len(comments) > 20 and 0 < len(changed) <= len(P.read_yaml(ROOT / "profiles/paper.yaml")["train"]) + 3
+    assert "stages: 7" in merged and "# paper: 7; 3 on the CPU" in merged
 
 
 def test_apply_overlay_validates_before_writing(tmp_path):
     target = tmp_path / "params.yaml"
-    target.write_text(yaml.safe_dump({"seed": 1, "preprocess": {"input_size": 184, "crop": "none"}}))
-    good = tmp_path / "good.yaml"
-    good.write_text(yaml.safe_dump({"preprocess": {"input_size": 368}}))
-    P.apply_overlay(target, good)
-    assert P.read_yaml(target) == {"seed": 1, "preprocess": {"input_size": 368, "crop": "none"}}
+    target.write_text((ROOT / "params.yaml").read_text())
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"preprocess": {"input_sise": 368}}))
     before = target.read_text()
@@ -49,7 +84,29 @@ def test_apply_overlay_validates_before_writing(tmp_path):
         P.apply_overlay(target, bad)
     assert target.read_text() == before
     assert P.main(["check", str(target)]) == 0
-    assert P.main(["check", str(bad)]) == 1
+    assert P.main(["check", str(bad)]) == 2
+    assert P.main(["check", str(target), str(bad)]) == 2
+
+
+@pytest.mark.parametrize("kind", ["directory", "binary", "missing", "not a mapping"])
+def test_params_check_names_an_unreadable_file(tmp_path, kind, capsys):
+    path = tmp_path / "params.yaml"
+    if kind == "directory":
+        path.mkdir()
+    elif kind == "binary":
+        path.write_bytes(b"\xff\xfe\x00\x81")
+    elif kind == "not a mapping":
+        path.write_text("- 1\n- 2\n")
+    assert P.main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert str(path) in err and len(err.strip().splitlines()) == 1
+
+
+def test_clinical_cohort_is_new_people_with_the_clinical_size():
+    p = P.load(ROOT / "params.yaml")
+    v = P.clinical_cohort_params(p)
+    assert v.seed == p.seed + 1 and v.acquire.cohort.n_subjects == p.clinical.n_subjects
+    assert v.acquire.cohort.deformity_share == p.clinical.deformity_share and v.acquire.sensor == p.acquire.sensor
 
 
 def test_environment_yml_installs_the_project_with_pyproject_pins():
@@ -62,7 +119,7 @@ def test_environment_yml_installs_the_project_with_pyproject_pins():
     assert all("==" in dep for dep in project["dependencies"])
 
 
-def test_notebooks_are_committed_without_outputs_and_with_a_parameters_cell():
+def test_notebooks_are_committed_without_outputs_and_read_the_whole_params_once():
     import nbformat
 
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
@@ -70,30 +127,23 @@ def test_notebooks_are_committed_without_outputs_and_with_a_parameters_cell():
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name} has outputs"
         assert "parameters" in code[0].metadata.get("tags", []), f"{path.name}: first code cell must be parameters"
+        first = code[0].source
+        assert 'params_file = "params.yaml"' in first and 'overlay = "profiles/smoke.yaml"' in first, path.name
+        body = "\n".join(c.source for c in code[1:])
+        assert body.count("load_study(params_file, overlay") == 1, f"{path.name}: validate the whole params once"
+        assert "validate(" not in body, path.name
 
 
-def test_dvc_stages_run_the_notebooks_with_params_injected():
+def test_dvc_stages_run_their_notebook_through_the_one_wrapper():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages.items():
-        assert "papermill" in stage["cmd"] and "-f params.yaml" in stage["cmd"], name
+        assert stage["cmd"].startswith("tools/stage "), name
         notebook = next(d for d in stage["deps"] if d.startswith("notebooks/"))
-        assert f"reports/notebooks/{Path(notebook).stem}" in stage["cmd"], name
+        assert stage["cmd"].split()[1] == Path(notebook).stem, name
+        assert "tools/stage" in stage["deps"], name
 
 
-def test_train_matrix_matches_the_backbones_in_params():
+def test_train_matrix_reads_the_backbones_from_params():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    params = P.load(ROOT / "params.yaml")
-    assert stages["train"]["matrix"]["backbone"] == list(params.train.backbones)
-
-
-def test_train_and_evaluate_params_are_checked():
-    with pytest.raises(P.ParamsError, match=r"train\.weights"):
-        P.validate({"train": {"weights": "imagenet21k"}})
-    with pytest.raises(P.ParamsError, match=r"train\.backbones"):
-        P.validate({"train": {"backbones": ["vgg16"]}})
-    with pytest.raises(P.ParamsError, match="without repeats"):
-        P.validate({"train": {"backbones": ["vgg19", "vgg19"]}})
-    with pytest.raises(P.ParamsError, match=r"input_size must be a multiple of the backbones' stride 8"):
-        P.validate({"preprocess": {"input_size": 100}})
-    with pytest.raises(P.ParamsError, match=r"evaluate\.pck_mm"):
-        P.validate({"evaluate": {"pck_mm": -1}})
+    assert stages["train"]["matrix"]["backbone"] == "${train.backbones}"
+    assert "artifacts/models/${clinical.backbone}" in stages["clinical"]["deps"]  # only the model it uses

@@ -5,8 +5,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backsurface import preprocess as pp
-from backsurface.kinect import HEIGHT, WIDTH
+from backsurface.core.camera import HEIGHT, WIDTH
+from backsurface.data import preprocess as pp
 
 
 def depth_frame(seed=0) -> np.ndarray:

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from backsurface.split import split_by_image, split_by_subject
+from backsurface.data.split import split_by_image, split_by_subject
 
 
 @settings(max_examples=60, deadline=None)

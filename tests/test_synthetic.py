@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from backsurface import kinect
-from backsurface.landmarks import index
-from backsurface.synthetic.body import Phenotype, Posture, closed_curve_tilts
-from backsurface.synthetic.cohort import CohortSpec, Subject
-from backsurface.synthetic.render import rasterize_depth
-from backsurface.synthetic.scene import Placement
-from backsurface.synthetic.sensor import NoiseModel, apply_sensor_model
+from backsurface.acquisition.synthetic.body import Phenotype, Posture, closed_curve_tilts
+from backsurface.acquisition.synthetic.cohort import CohortSpec, Subject
+from backsurface.acquisition.synthetic.render import rasterize_depth
+from backsurface.acquisition.synthetic.scene import Placement
+from backsurface.acquisition.synthetic.sensor import NoiseModel, apply_sensor_model
+from backsurface.core import camera
+from backsurface.core.landmarks import index
 
 STILL = Posture(arm_abduction_deg=8.0, elbow_flexion_deg=0.0)
 
@@ -104,7 +104,7 @@ def test_kyphosis_brings_the_upper_back_towards_the_sensor(synthetic):
 
 
 def test_same_seed_same_frames_different_seed_different(body):
-    from backsurface.synthetic.source import SyntheticSource
+    from backsurface.acquisition.synthetic.source import SyntheticSource
 
     def frames(seed):
         src = SyntheticSource(CohortSpec(n_subjects=2, n_female=1, deformity_share=0.5, seed=seed), body=body)
@@ -119,8 +119,8 @@ def test_same_seed_same_frames_different_seed_different(body):
 
 
 def test_cohort_draws_the_papers_demographics(body):
-    from backsurface.synthetic.body import PhenotypePrior
-    from backsurface.synthetic.cohort import sample_cohort
+    from backsurface.acquisition.synthetic.body import PhenotypePrior
+    from backsurface.acquisition.synthetic.cohort import sample_cohort
 
     subjects = sample_cohort(CohortSpec(n_subjects=105, n_female=50, deformity_share=0.2, seed=1), PhenotypePrior(body))
     assert sum(s.sex == "F" for s in subjects) == 50 and len(subjects) == 105
@@ -132,7 +132,7 @@ def test_cohort_draws_the_papers_demographics(body):
 
 def test_frames_look_like_kinect_v2(synthetic):
     rec = next(iter(synthetic))
-    assert rec.depth.shape == (kinect.HEIGHT, kinect.WIDTH) and rec.depth.dtype == np.uint16
+    assert rec.depth.shape == (camera.HEIGHT, camera.WIDTH) and rec.depth.dtype == np.uint16
     d = rec.depth.astype(float)
     body = (d > 0) & (d < 1700)
     assert 0.05 < body.mean() < 0.5  # the subject fills a good part of the frame
@@ -143,14 +143,14 @@ def test_frames_look_like_kinect_v2(synthetic):
 
 
 def test_sensor_model_noise_flying_pixels_and_range():
-    intr = kinect.KINECT_V2
+    intr = camera.KINECT_V2
     ideal = np.full((intr.height, intr.width), 2600.0)
     ideal[100:300, 200:300] = 1500.0  # a box in front of a wall
     ideal[:5] = np.inf  # nothing in range
     raw = apply_sensor_model(ideal, np.random.default_rng(1), NoiseModel(random_dropout=0.0))
     assert (raw[:5] == 0).all()
     inner = raw[150:250, 220:280].astype(float)
-    assert inner.std() == pytest.approx(kinect.axial_noise_sigma_mm(1500.0), rel=0.25)
+    assert inner.std() == pytest.approx(camera.axial_noise_sigma_mm(1500.0), rel=0.25)
     edge = raw[100:300, 199:201].astype(float)
     assert ((edge > 1600) & (edge < 2500)).any()  # flying pixels between foreground and wall
     clean = apply_sensor_model(ideal, np.random.default_rng(1), NoiseModel(enabled=False))
@@ -158,7 +158,7 @@ def test_sensor_model_noise_flying_pixels_and_range():
 
 
 def test_rasterizer_renders_a_plane_at_its_depth():
-    intr = kinect.KINECT_V2
+    intr = camera.KINECT_V2
     # a square 400 mm wide at 1000 mm, facing the sensor
     v = np.array([[-200, -200, 1000], [200, -200, 1000], [200, 200, 1000], [-200, 200, 1000]], float)
     f = np.array([[0, 1, 2], [0, 2, 3]])

@@ -1,0 +1,290 @@
+"""The study's parameters: one validated schema for ``params.yaml``, notebooks and profiles.
+
+The schema says what each key may hold (types, ranges, cross-field rules) and holds no values:
+``params.yaml`` is the one source of the default profile's values, and the other profiles are overlays
+deep-merged over it — ``profiles/smoke.yaml`` (what each notebook runs by default, and nbval in
+``make test``) and ``profiles/paper.yaml`` (the paper's protocol).  :func:`load` validates the merged
+whole once: a missing or unknown key, a wrong type or an out-of-range value raises :class:`ParamsError`
+naming the file and the key.
+
+Command line (exit status 2 with one message per bad key)::
+
+    python -m backsurface.core.params check params.yaml [profiles/smoke.yaml]
+    python -m backsurface.core.params apply profiles/paper.yaml [params.yaml]   # merge, keeping comments
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from backsurface.core.atomic import atomic_file
+from backsurface.core.paths import resolve
+
+
+class ParamsError(ValueError):
+    """Invalid parameters; the message names the file and the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cohort(_Section):
+    n_subjects: int = Field(ge=1, le=10000)
+    n_female: int = Field(ge=0)
+    age_min: float = Field(ge=18.0, le=90.0)
+    age_max: float = Field(ge=18.0, le=90.0)
+    deformity_share: float = Field(ge=0.0, le=1.0)
+    cobb_max_deg: float = Field(ge=5.0, le=90.0)
+    sway_deg: float = Field(ge=0.0, le=10.0)
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.n_female > self.n_subjects:
+            raise ValueError(f"n_female ({self.n_female}) exceeds n_subjects ({self.n_subjects})")
+        if self.age_min > self.age_max:
+            raise ValueError(f"age_min ({self.age_min}) exceeds age_max ({self.age_max})")
+        return self
+
+
+class Sensor(_Section):
+    distance_mm: float = Field(ge=600.0, le=4000.0)
+    distance_jitter_mm: float = Field(ge=0.0, le=500.0)
+    lateral_jitter_mm: float = Field(ge=0.0, le=500.0)
+    sensor_height_mm: float = Field(ge=300.0, le=2000.0)
+    wall_mm: float = Field(ge=1000.0, le=4500.0)
+    noise: bool
+
+
+class Acquire(_Section):
+    source: Literal["synthetic", "kinect", "import"]
+    import_dir: str
+    cohort: Cohort
+    sensor: Sensor
+
+
+class Preprocess(_Section):
+    threshold_mm: float = Field(ge=500.0, le=4500.0)
+    input_size: int = Field(ge=32, le=1024)
+    crop: Literal["none", "torso"]
+
+
+class Augment(_Section):
+    shift_px: int = Field(ge=0, le=200)
+    hflip: bool
+    rotate_deg: float = Field(ge=0.0, le=45.0)
+    scale: float = Field(ge=0.0, le=0.5)
+    depth_noise: float = Field(ge=0.0, le=0.2)
+    copies: int = Field(ge=0, le=20)  # extra randomly augmented copies per image when options are on
+
+
+class Split(_Section):
+    mode: Literal["subject", "image"]
+    n_test_subjects: int = Field(ge=1)
+
+
+class Labels(_Section):
+    stride: int = Field(ge=1, le=32)
+    sigma_px: float = Field(gt=0.0, le=64.0)
+    cutoff: float = Field(gt=0.0, le=20.0)
+    limb_width_px: float = Field(gt=0.0, le=64.0)
+
+
+BACKBONES = ("vgg19", "resnet50", "resnet152")
+
+
+class Train(_Section):
+    backbones: tuple[Literal["vgg19", "resnet50", "resnet152"], ...]  # the train@ matrix in dvc.yaml
+    weights: Literal["none", "imagenet"]  # imagenet: the Keras notop file must already be on disk
+    weights_dir: str | None  # where the notop files are; default $KERAS_HOME/models or ~/.keras/models
+    stages: int = Field(ge=1, le=10)
+    width: int = Field(ge=4, le=512)  # channels of the stage convolutions
+    refine_kernel: int = Field(ge=1, le=11)  # kernel of the refinement stages' convolutions
+    feature_channels: int = Field(ge=4, le=512)  # backbone features reduced to this many channels
+    epochs: int = Field(ge=1, le=1000)
+    batch_size: int = Field(ge=1, le=256)
+    learning_rate: float = Field(gt=0.0, le=1.0)
+    strategy: Literal["default", "mirrored", "one_device"]
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if not self.backbones or len(set(self.backbones)) != len(self.backbones):
+            raise ValueError(f"backbones must be a non-empty list without repeats, got {list(self.backbones)}")
+        return self
+
+
+class Evaluate(_Section):
+    pck_mm: float = Field(gt=0.0, le=1000.0)  # the paper's fixed PCK threshold option
+    pdj_fraction: float = Field(gt=0.0, le=1.0)  # of the torso diameter LSH-RPSIS
+    curve_max_mm: float = Field(gt=0.0, le=1000.0)  # PCK curve and its AUC over [0, curve_max_mm]
+    bootstrap: int = Field(ge=10, le=100000)  # resamples of subjects for the 95% CIs
+    worst_cases: int = Field(ge=0, le=20)  # test frames with the largest errors shown in Figure 11
+
+
+class Leakage(_Section):
+    """The split-leakage experiment: one small model trained twice, on the subject and the image split."""
+
+    backbone: Literal["vgg19", "resnet50", "resnet152"]
+    stages: int = Field(ge=1, le=10)
+    width: int = Field(ge=4, le=512)
+    feature_channels: int = Field(ge=4, le=512)
+    epochs: int = Field(ge=1, le=1000)
+
+
+class Clinical(_Section):
+    """The clinical validation cohort: new synthetic subjects (seed + 1), many with spinal deformities."""
+
+    n_subjects: int = Field(ge=4, le=1000)
+    deformity_share: float = Field(ge=0.0, le=1.0)
+    cobb_max_deg: float = Field(ge=5.0, le=90.0)
+    backbone: Literal["vgg19", "resnet50", "resnet152"]  # the trained model that predicts
+    screening_cobb_deg: float = Field(gt=0.0, le=60.0)  # a curve above this is a positive case
+
+
+class Params(_Section):
+    seed: int = Field(ge=0)
+    acquire: Acquire
+    preprocess: Preprocess
+    augment: Augment
+    split: Split
+    labels: Labels
+    train: Train
+    evaluate: Evaluate
+    leakage: Leakage
+    clinical: Clinical
+
+    @model_validator(mode="after")
+    def _stride_fits(self):
+        if self.preprocess.input_size % 8:
+            raise ValueError(f"preprocess.input_size must be a multiple of the backbones' stride 8, got "
+                             f"{self.preprocess.input_size}")
+        if self.labels.stride != 8:
+            raise ValueError(f"labels.stride must be 8, the backbones' output stride, got {self.labels.stride}")
+        return self
+
+
+def _describe(exc: ValidationError, source: str) -> str:
+    lines = []
+    for e in exc.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"{source}: {key}: {msg}")
+    return "\n".join(lines)
+
+
+def validate(data: dict[str, Any] | None, source: str = "params") -> Params:
+    """Validate a complete parameters mapping: every key is required (``params.yaml`` holds the values)."""
+    try:
+        return Params.model_validate(data or {})
+    except ValidationError as exc:
+        raise ParamsError(_describe(exc, source)) from None
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParamsError(f"{path}: not found") from None
+    except IsADirectoryError:
+        raise ParamsError(f"{path}: is a directory, not a YAML file") from None
+    except UnicodeDecodeError:
+        raise ParamsError(f"{path}: not a text file (not UTF-8)") from None
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+    if data is not None and not isinstance(data, dict):
+        raise ParamsError(f"{path}: expected a mapping at the top level")
+    return data or {}
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in overlay.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load(path: str | Path, overlay: str | Path | None = None) -> Params:
+    """The parameters of ``path`` (a complete profile such as ``params.yaml``), with an optional overlay profile
+    (e.g. ``profiles/smoke.yaml``) deep-merged over it; the whole result validated once."""
+    data, source = read_yaml(path), str(path)
+    if overlay:
+        data, source = deep_merge(data, read_yaml(overlay)), f"{path} + {overlay}"
+    return validate(data, source=source)
+
+
+def load_study(params_file: str | Path, overlay: str | Path | None = None, root: Path | None = None) -> Params:
+    """What every notebook calls first: :func:`load` with paths relative to the project root."""
+    return load(resolve(params_file, root), resolve(overlay, root) if overlay else None)
+
+
+def clinical_cohort_params(params: Params) -> Params:
+    """Params of the clinical validation cohort: the study's sensor and ages, ``clinical``'s size and deformity
+    share, and seed + 1 so that its subjects are new people, never the training cohort."""
+    c = params.clinical
+    data = params.model_dump()
+    data["seed"] = params.seed + 1
+    data["acquire"]["source"] = "synthetic"
+    data["acquire"]["cohort"].update(n_subjects=c.n_subjects, n_female=c.n_subjects // 2,
+                                     deformity_share=c.deformity_share, cobb_max_deg=c.cobb_max_deg)
+    return validate(data, source="clinical validation cohort")
+
+
+def _update_in_place(doc, overlay: dict[str, Any]) -> None:
+    """Set the overlay's values in a round-trip YAML document, keeping its comments, order and layout."""
+    for k, v in overlay.items():
+        if isinstance(v, dict) and isinstance(doc.get(k), dict):
+            _update_in_place(doc[k], v)
+        else:
+            doc[k] = v
+
+
+def apply_overlay(params_path: str | Path, overlay_path: str | Path) -> Params:
+    """Merge an overlay profile into ``params_path``, validated before anything is written.
+
+    Only the overlay's values change: comments, key order and layout of ``params_path`` stay as they were
+    (a round-trip YAML writer), so ``git diff`` shows just the changed values."""
+    from ruamel.yaml import YAML  # noqa: PLC0415 - the round-trip writer, only for apply
+
+    params_path = Path(params_path)
+    overlay = read_yaml(overlay_path)
+    params = validate(deep_merge(read_yaml(params_path), overlay), source=f"{params_path} + {overlay_path}")
+    rt = YAML()
+    rt.preserve_quotes = True
+    rt.width = 4096
+    doc = rt.load(params_path.read_text(encoding="utf-8"))
+    _update_in_place(doc, overlay)
+    with atomic_file(params_path) as fh:
+        rt.dump(doc, fh)
+    return params
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if len(argv) == 2 and argv[0] == "check":
+            load(argv[1])
+            print(f"{argv[1]}: valid")
+        elif len(argv) == 3 and argv[0] == "check":
+            load(argv[1], argv[2])
+            print(f"{argv[1]} + {argv[2]}: valid")
+        elif len(argv) in (2, 3) and argv[0] == "apply":
+            target = argv[2] if len(argv) == 3 else "params.yaml"
+            apply_overlay(target, argv[1])
+            print(f"{target}: merged {argv[1]}")
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
+    except ParamsError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""Evaluation of one model on one split: decode → raw frame → 3D → metrics → table rows (NumPy/pandas).
+
+:func:`localise` turns final-stage heatmaps into landmarks in raw-frame pixels and in the camera
+frame (mm), reading each image's raw depth; :func:`score` computes every metric of
+:mod:`metrics` with bootstrap intervals over subjects; the ``*_table`` helpers lay the results out
+as the paper's Tables 1-2 (rows: backbone × split, columns: landmarks + Total); :mod:`paper` sets them
+beside the paper's published numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from backsurface.codec.label_codec import LabelCodec
+from backsurface.core import arrayfile, contract
+from backsurface.core.camera import KINECT_V2
+from backsurface.core.landmarks import KEYS
+from backsurface.data.surface import points_3d
+from backsurface.evaluation import metrics
+
+FLOOR = "labels (floor)"
+"""Row name for the ground-truth heatmaps decoded like a prediction: the protocol's measurement floor."""
+
+
+@dataclass
+class Localised:
+    """Predicted and true landmarks of one split (one row per image)."""
+
+    ids: np.ndarray
+    subject_ids: np.ndarray
+    pred_input: np.ndarray  # (N, 10, 2) input px
+    pred_raw: np.ndarray  # (N, 10, 2) raw-frame px
+    confidence: np.ndarray  # (N, 10) heatmap peak
+    pred_mm: np.ndarray  # (N, 10, 3)
+    true_raw: np.ndarray
+    true_mm: np.ndarray
+    link_scores: np.ndarray  # (N, 5)
+    off_body: np.ndarray  # (N, 10) no body depth under the prediction: placed at the true depth
+
+    @property
+    def errors_mm(self) -> np.ndarray:
+        return metrics.errors_mm(self.pred_mm, self.true_mm)
+
+    @property
+    def errors_px(self) -> np.ndarray:
+        """Raw-frame pixel distance (NaN where the truth is missing)."""
+        return np.linalg.norm(self.pred_raw - self.true_raw, axis=-1)
+
+
+def raw_depths(raw_dir: str | Path, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Raw depth frame (mm) of every distinct id, read through the data contract."""
+    raw_dir = Path(raw_dir)
+    annotations, _ = contract.read_cohort(raw_dir)
+    by_id = {a.id: a for a in annotations}
+    missing = sorted(set(map(str, ids)) - set(by_id))
+    if missing:
+        raise contract.ContractError(f"{raw_dir}: no raw frame for ids {missing[:5]}")
+    return {i: contract.read_depth(raw_dir / by_id[i].image).astype(np.float64) for i in sorted(set(map(str, ids)))}
+
+
+def localise(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray], depths: dict[str, np.ndarray],
+             codec: LabelCodec) -> Localised:
+    """Decode final-stage outputs of one split and place the landmarks in 3D on the raw depth.
+
+    A predicted point with no valid body depth under it (off the body) is placed at the true landmark's
+    depth, so it still counts, as an error in that plane, instead of dropping out of the metrics."""
+    threshold_mm = codec.threshold_mm
+    pred_in, conf = codec.decode(heatmaps)
+    pred_raw = codec.to_raw(pred_in, data["transforms"])
+    ids = np.asarray(data["ids"]).astype(str)
+    pred_mm = np.stack([points_3d(depths[i], p, threshold_mm) for i, p in zip(ids, pred_raw)])
+    true_raw = np.asarray(data["points_raw"], dtype=np.float64)
+    true_mm = np.asarray(data["points_mm"], dtype=np.float64).copy()
+    no_3d = np.isnan(true_mm).any(axis=-1) & ~np.isnan(true_raw).any(axis=-1)
+    if no_3d.any():  # recordings annotated in pixels only: back-project the annotation the same way
+        for n in np.flatnonzero(no_3d.any(axis=1)):
+            true_mm[n, no_3d[n]] = points_3d(depths[ids[n]], true_raw[n, no_3d[n]], threshold_mm)
+    # a prediction off the body has no depth under it: measure it in the plane of the true landmark's depth
+    off_body = np.isnan(pred_mm).any(axis=-1) & ~np.isnan(true_mm).any(axis=-1)
+    if off_body.any():
+        pred_mm[off_body] = KINECT_V2.back_project(pred_raw[off_body], true_mm[off_body][:, 2])
+    links = np.stack([codec.link_scores(p, q) for p, q in zip(pafs, pred_in)])
+    return Localised(ids, np.asarray(data["subject_ids"]).astype(str), pred_in, pred_raw, conf, pred_mm,
+                     true_raw, true_mm, links, off_body)
+
+
+def evaluate_outputs(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray],
+                     depths: dict[str, np.ndarray], codec: LabelCodec, evaluate, seed: int) -> tuple[Localised, dict]:
+    """:func:`localise` then :func:`score` with the ``evaluate`` section of the params (PCK, PDJ, bootstrap)."""
+    loc = localise(heatmaps, pafs, data, depths, codec)
+    return loc, score(loc, evaluate.pck_mm, evaluate.pdj_fraction, evaluate.bootstrap, seed)
+
+
+def score(loc: Localised, pck_mm: float, pdj_fraction: float, n_boot: int, seed: int) -> dict:
+    """Every metric of one model on one split, headline numbers with bootstrap 95% CIs over subjects."""
+    e = loc.errors_mm
+    pck = metrics.pck_correct(e, pck_mm)
+    pdj = metrics.pdj_correct(e, loc.true_mm, pdj_fraction)
+    groups = loc.subject_ids
+    out = {
+        "pck": metrics.per_landmark(pck),
+        "pdj": metrics.per_landmark(pdj),
+        "pck_ci": metrics.bootstrap_ci(pck, groups, n_boot, seed=seed),
+        "pdj_ci": metrics.bootstrap_ci(pdj, groups, n_boot, seed=seed),
+        "mean_error_mm_ci": metrics.bootstrap_mean(e, groups, n_boot, seed=seed),
+        "errors": metrics.error_summary(e),
+        "n_images": int(len(e)),
+        "n_subjects": int(len(np.unique(groups))),
+        "n_missing_truth": int(np.isnan(loc.true_mm).any(axis=-1).sum()),
+        "n_off_body_predictions": int(loc.off_body.sum()),
+        "n_pdj_not_evaluable": int((np.isnan(pdj) & ~np.isnan(e)).sum()),
+        "link_score_mean": dict(zip(["PSIS", "waist", "scapulae", "shoulders", "VP-NC"],
+                                    np.nanmean(loc.link_scores, axis=0).round(4).tolist())),
+    }
+    return out
+
+
+def accuracy_table(scores: dict[tuple[str, str], dict], metric: str) -> pd.DataFrame:
+    """Paper layout: one row per (split, backbone), columns VP … RPSIS, Total (percent)."""
+    rows = []
+    for (backbone, split), s in scores.items():
+        rows.append({"split": split, "backbone": backbone, **{k: s[metric][k] for k in (*KEYS, "Total")}})
+    df = pd.DataFrame(rows)
+    order = {"train": 0, "test": 1}
+    return df.sort_values(["split", "backbone"], key=lambda c: c.map(order) if c.name == "split" else c).reset_index(
+        drop=True)
+
+
+def headline_table(scores: dict[tuple[str, str], dict]) -> pd.DataFrame:
+    """Total PCK, PDJ and mean 3D error with their bootstrap 95% CIs, per backbone and split."""
+    rows = []
+    for (backbone, split), s in scores.items():
+        p, pl, ph = s["pck_ci"]
+        d, dl, dh = s["pdj_ci"]
+        m, ml, mh = s["mean_error_mm_ci"]
+        rows.append({"backbone": backbone, "split": split, "PCK %": p, "PCK 95% CI": f"{pl:.1f}–{ph:.1f}",
+                     "PDJ %": d, "PDJ 95% CI": f"{dl:.1f}–{dh:.1f}", "mean error mm": m,
+                     "error 95% CI": f"{ml:.1f}–{mh:.1f}", "images": s["n_images"], "subjects": s["n_subjects"]})
+    return pd.DataFrame(rows)
+
+
+def error_table(scores: dict[tuple[str, str], dict], split: str = "test") -> pd.DataFrame:
+    """Mean ± SD error (mm) and % within 5/10/15/20 mm per landmark, one block per backbone."""
+    rows = []
+    for (backbone, sp), s in scores.items():
+        if sp != split:
+            continue
+        for k, r in s["errors"].items():
+            rows.append({"backbone": backbone, "landmark": k, **r})
+    return pd.DataFrame(rows)
+
+
+def error_long(locs: dict[str, Localised]) -> pd.DataFrame:
+    """Long table of 3D errors: one row per (backbone, image, landmark) with a true landmark."""
+    frames = []
+    for backbone, loc in locs.items():
+        e = loc.errors_mm
+        n, k = np.nonzero(~np.isnan(e))
+        frames.append(pd.DataFrame({"backbone": backbone, "id": loc.ids[n], "landmark": np.asarray(KEYS)[k],
+                                    "error_mm": e[n, k]}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def per_image_error(loc: Localised) -> np.ndarray:
+    """Mean 3D error of each image over its true landmarks (NaN for an image without any)."""
+    e = loc.errors_mm
+    n = (~np.isnan(e)).sum(axis=1)
+    return np.where(n > 0, np.nansum(e, axis=1) / np.maximum(n, 1), np.nan)
+
+
+def pick_examples(loc: Localised, n_typical: int, n_worst: int) -> list[int]:
+    """Rows to show: images nearest the median per-image mean error, then the worst ones (no repeats)."""
+    per_image = per_image_error(loc)
+    order = np.argsort(np.nan_to_num(per_image, nan=-1.0))
+    worst = list(order[::-1][:n_worst])
+    distance = np.abs(per_image - np.nanmedian(per_image)) if np.isfinite(per_image).any() else per_image
+    typical = [int(i) for i in np.argsort(np.nan_to_num(distance, nan=np.inf)) if i not in worst][:n_typical]
+    return typical + [int(i) for i in worst]
+
+
+def pck_curve_of(loc: Localised, max_mm: float, points: int = 101) -> tuple[np.ndarray, np.ndarray, float]:
+    thr = np.linspace(0.0, max_mm, points)
+    curve = metrics.pck_curve(loc.errors_mm, thr)
+    return thr, curve, metrics.curve_auc(curve, thr)
+
+
+def link_table(scores: dict[tuple[str, str], dict], split: str = "test") -> pd.DataFrame:
+    """Mean affinity score of each predicted link, per backbone (1 = the field agrees with the pair)."""
+    return pd.DataFrame([{"backbone": bb, **s["link_score_mean"]} for (bb, sp), s in scores.items() if sp == split])
+
+
+def save_predictions(path: str | Path, loc: Localised) -> Path:
+    """Predicted landmarks of one split, kept for later analyses."""
+    return arrayfile.save(path, ids=loc.ids, subject_ids=loc.subject_ids, pred_raw=loc.pred_raw, pred_mm=loc.pred_mm,
+                       confidence=loc.confidence, true_raw=loc.true_raw, true_mm=loc.true_mm,
+                       link_scores=loc.link_scores, off_body=loc.off_body)
+
+
+def best_backbone(scores: dict[tuple[str, str], dict], backbones) -> str:
+    """The backbone with the highest total PDJ on the test split (the first of equals)."""
+    return max(backbones, key=lambda bb: scores[(bb, "test")]["pdj"]["Total"])
+
+
+def metrics_summary(scores: dict[tuple[str, str], dict], curves: dict[str, tuple], backbones, best: str) -> dict:
+    """The evaluation stage's metrics: backbone → split → total PCK, PDJ, mean 3D error; test PCK-curve AUC."""
+    summary = {bb: {split: {"pck": scores[(bb, split)]["pck"]["Total"], "pdj": scores[(bb, split)]["pdj"]["Total"],
+                            "mean_error_mm": scores[(bb, split)]["mean_error_mm_ci"][0]}
+                    for split in ("train", "test")} for bb in backbones}
+    for bb, (_, _, auc) in curves.items():
+        summary[bb]["test"]["pck_auc"] = auc
+    summary["best_backbone"] = best
+    return summary

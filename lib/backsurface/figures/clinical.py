@@ -1,0 +1,109 @@
+"""Figures of the clinical validation: indices against the true deformity, ROC, Bland–Altman, subject report."""
+
+from __future__ import annotations
+
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from backsurface.figures.common import draw_landmarks, show_body  # noqa: E402
+
+
+def index_vs_truth(pairs: list[tuple[str, str]], predicted: pd.DataFrame, truth_idx: pd.DataFrame,
+                   cohort: pd.DataFrame, stats: pd.DataFrame):
+    """One panel per (index, true parameter): from predicted landmarks (dots) and true landmarks (crosses)."""
+    cols = 3
+    rows = int(np.ceil(len(pairs) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.5 * rows), squeeze=False)
+    for ax in axes.ravel()[len(pairs):]:
+        ax.axis("off")
+    for ax, (idx, knob) in zip(axes.ravel(), pairs):
+        x = cohort[knob]
+        ax.scatter(x, truth_idx[idx], marker="x", s=22, color="tab:red", label="true landmarks")
+        ax.scatter(x, predicted[idx], s=14, color="tab:blue", alpha=0.8, label="predicted landmarks")
+        s = stats[(stats["index"] == idx) & (stats["parameter"] == knob)].set_index("landmarks")
+        ax.set_title(f"{idx}\nr = {s.loc['predicted', 'pearson_r']:.2f} (predicted), "
+                     f"{s.loc['true', 'pearson_r']:.2f} (true)", fontsize=8)
+        ax.set_xlabel(knob, fontsize=8)
+        ax.grid(alpha=0.3)
+    axes.ravel()[0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def roc_curves(curves: dict[str, dict], title: str):
+    """ROC per index: solid from predicted landmarks, dashed from true landmarks."""
+    fig, ax = plt.subplots(figsize=(5.6, 5))
+    colors = plt.get_cmap("tab10")
+    for i, name in enumerate(sorted({k[0] for k in curves})):
+        for kind, style in (("predicted", "-"), ("true", "--")):
+            r = curves.get((name, kind))
+            if r is None or not len(r["fpr"]):
+                continue
+            ax.plot(r["fpr"], r["tpr"], style, color=colors(i), label=f"{name} {kind} (AUC {r['auc']:.2f})")
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set_xlabel("1 − specificity")
+    ax.set_ylabel("sensitivity")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=6.5, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def bland_altman(names: list[str], predicted: pd.DataFrame, truth_idx: pd.DataFrame, stats: pd.DataFrame):
+    """Difference (predicted − true landmarks) against the mean, with bias and 95% limits of agreement."""
+    cols = 3
+    rows = int(np.ceil(len(names) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.3 * cols, 3.3 * rows), squeeze=False)
+    for ax in axes.ravel()[len(names):]:
+        ax.axis("off")
+    for ax, name in zip(axes.ravel(), names):
+        p, t = predicted[name], truth_idx[name]
+        ax.scatter((p + t) / 2, p - t, s=12)
+        s = stats.set_index("index").loc[name]
+        for y, style in ((s["bias"], "-"), (s["loa_low"], "--"), (s["loa_high"], "--")):
+            ax.axhline(y, color="tab:red", ls=style, lw=1)
+        ax.set_title(f"{name}\nbias {s['bias']:.2f}, LoA {s['loa_low']:.2f} to {s['loa_high']:.2f}", fontsize=8)
+        ax.set_xlabel("mean of the two", fontsize=8)
+        ax.set_ylabel("predicted − true", fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+def subject_report(title: str, depth: np.ndarray, points_px: np.ndarray, spine: tuple | None,
+                   values: pd.Series, ranges: pd.DataFrame, truth: dict[str, float]):
+    """One page: the depth frame with landmarks and spine line, and each index against its healthy range."""
+    fig = plt.figure(figsize=(11, 6.2))
+    ax = fig.add_axes([0.02, 0.05, 0.36, 0.85])
+    show_body(ax, depth, [points_px], margin=45)
+    draw_landmarks(ax, points_px, color="yellow", labels=True, size=16)
+    if spine is not None:
+        ax.plot(spine[1], spine[0], "-", color="cyan", lw=1.6, label="spine line")
+        ax.legend(fontsize=7, loc="lower left")
+    ax.set_title(title, fontsize=10)
+    tab = fig.add_axes([0.42, 0.05, 0.56, 0.85])
+    tab.axis("off")
+    rows = []
+    for name in ranges.index:
+        v = values.get(name, np.nan)
+        low, high = ranges.loc[name, "low"], ranges.loc[name, "high"]
+        flag = "" if not np.isfinite(v) else ("normal" if low <= v <= high else "OUTSIDE")
+        rows.append([name, f"{v:.1f}" if np.isfinite(v) else "n/a", f"{low:.1f} … {high:.1f}", flag])
+    t = tab.table(cellText=rows, colLabels=["index", "value", "healthy 95% range", ""], loc="upper center",
+                  cellLoc="left", colWidths=[0.42, 0.14, 0.28, 0.14])
+    t.auto_set_font_size(False)
+    t.set_fontsize(8)
+    t.scale(1, 1.25)
+    for r, row in enumerate(rows, start=1):
+        if row[3] == "OUTSIDE":
+            for c in range(4):
+                t[r, c].set_facecolor("#ffd9d9")
+    truth_text = ", ".join(f"{k} {v:.1f}" for k, v in truth.items())
+    tab.set_title("\n".join(textwrap.wrap(f"true parameters (synthetic): {truth_text}", 90)), fontsize=8)
+    return fig

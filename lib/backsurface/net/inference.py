@@ -1,0 +1,83 @@
+"""Running a trained network on normalised depth images: Keras, or ONNX Runtime on an exported file.
+
+Every runner is a callable ``images (N, S, S) → (heatmaps, pafs)`` of the last stage; :func:`stage_outputs`
+gives every stage's outputs of a Keras model (the figures show them).  :func:`open_model` opens a ``.keras``
+or ``.onnx`` file with the label codec saved beside it.  The predictor, the evaluation and the notebooks all
+run models through this module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from backsurface.codec.label_codec import CodecError, LabelCodec
+from backsurface.net import model_file
+from backsurface.net.model import ModelError
+
+BATCH_SIZE = 8
+
+
+def stage_outputs(model: keras.Model, images: np.ndarray, batch_size: int = BATCH_SIZE) -> list[np.ndarray]:
+    """All stages' outputs ``[H1, L1, …, HT, LT]`` for (N, S, S) normalised depth images, in eval mode."""
+    out = model.predict(np.asarray(images, np.float32)[..., None], batch_size=batch_size, verbose=0)
+    return [np.asarray(o) for o in out]
+
+
+class KerasRunner:
+    """The last stage of a Keras model: images → (heatmaps, pafs)."""
+
+    def __init__(self, model: keras.Model, batch_size: int = BATCH_SIZE):
+        self.model = model
+        self.batch_size = batch_size
+        self.input_size = int(model.inputs[0].shape[1])
+
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = stage_outputs(self.model, images, self.batch_size)
+        return out[-2], out[-1]
+
+
+class OnnxRunner:
+    """ONNX Runtime inference with the same call as :class:`KerasRunner`."""
+
+    def __init__(self, path: str | Path):
+        import onnxruntime as ort  # noqa: PLC0415 - only when an ONNX file is run
+
+        path = Path(path)
+        if not path.is_file():
+            raise ModelError(f"{path}: no such ONNX file")
+        try:
+            self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own types for a corrupt file
+            raise ModelError(f"{path}: not a loadable ONNX model ({type(exc).__name__}: {exc})") from None
+        inputs = self.session.get_inputs()
+        self._input = inputs[0].name
+        self.input_size = inputs[0].shape[1]
+        self._outputs = [o.name for o in self.session.get_outputs()]
+        if set(self._outputs) != {"heatmaps", "pafs"}:
+            raise ModelError(f"{path}: expected outputs heatmaps and pafs, found {self._outputs}")
+
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(images, dtype=np.float32)
+        if x.ndim == 3:
+            x = x[..., None]
+        out = dict(zip(self._outputs, self.session.run(self._outputs, {self._input: x})))
+        return out["heatmaps"], out["pafs"]
+
+
+def open_model(path: str | Path, batch_size: int = BATCH_SIZE) -> tuple[KerasRunner | OnnxRunner, LabelCodec]:
+    """A runner for a ``.keras`` or ``.onnx`` file and the codec saved beside it."""
+    path = Path(path)
+    if path.suffix == ".onnx":
+        runner = OnnxRunner(path)
+        try:
+            codec = LabelCodec.for_model(path)
+        except CodecError as exc:
+            raise ModelError(str(exc)) from None
+        if runner.input_size != codec.input_size:
+            raise ModelError(f"{path}: the ONNX model takes {runner.input_size}², its codec says {codec.input_size}²")
+        return runner, codec
+    model, codec = model_file.load(path)
+    return KerasRunner(model, batch_size), codec

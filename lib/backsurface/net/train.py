@@ -1,0 +1,272 @@
+"""Training loop: Adam on the summed masked L2 of every stage, checkpoints each epoch, exact resume.
+
+A custom loop (rather than ``Model.fit``) because three things must be exact:
+
+* resume: a checkpoint holds every model variable (BatchNorm statistics included), every optimizer
+  variable (Adam moments and its step counter) and the per-epoch history; epoch k's batch order is
+  a function of (seed, k) (:func:`dataset.epoch_order`), so a run interrupted after epoch k and
+  resumed ends with the same weights as an uninterrupted run;
+* a checkpoint belongs to one configuration and one training set: its fingerprint must match, or
+  training starts afresh (and says so) instead of resuming someone else's run;
+* the loss per branch and stage is logged every epoch (training curves, eq. 7-9 term by term).
+
+``strategy`` picks a ``tf.distribute`` strategy: ``default`` (one device), ``mirrored`` (all
+local GPUs, or the CPU), ``one_device``; the loop is written with ``strategy.run`` so a
+multi-GPU site changes only the parameter.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from backsurface.core import arrayfile
+from backsurface.net.loss import stage_losses
+from backsurface.net.model import build_model, resolve_weights
+from backsurface.net.tfdata import TrainingData
+
+STRATEGIES = ("default", "mirrored", "one_device")
+CHECKPOINT = "last.npz"
+CHECKPOINT_FORMAT = 2  # bump when the checkpoint or history layout changes: old checkpoints are then not resumed
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run (every field required: ``params.yaml`` holds the values, :meth:`from_params` reads them)."""
+
+    backbone: str
+    input_size: int
+    stages: int
+    width: int
+    refine_kernel: int
+    feature_channels: int
+    weights: str
+    weights_dir: str | None
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int
+    strategy: str
+
+    @classmethod
+    def from_params(cls, params, backbone: str) -> TrainConfig:
+        """The study's training run of ``backbone`` (``train`` section of a validated Params)."""
+        t = params.train
+        if backbone not in t.backbones:
+            raise ValueError(f"backbone {backbone!r} is not in train.backbones {list(t.backbones)}")
+        return cls(backbone=backbone, input_size=params.preprocess.input_size, stages=t.stages, width=t.width,
+                   refine_kernel=t.refine_kernel, feature_channels=t.feature_channels, weights=t.weights,
+                   weights_dir=t.weights_dir, epochs=t.epochs, batch_size=t.batch_size,
+                   learning_rate=t.learning_rate, seed=params.seed, strategy=t.strategy)
+
+    @classmethod
+    def for_leakage(cls, params) -> TrainConfig:
+        """The split-leakage experiment's small model: ``leakage`` section, the study's optimiser and weights."""
+        lk, t = params.leakage, params.train
+        return cls(backbone=lk.backbone, input_size=params.preprocess.input_size, stages=lk.stages, width=lk.width,
+                   refine_kernel=t.refine_kernel, feature_channels=lk.feature_channels, weights=t.weights,
+                   weights_dir=t.weights_dir, epochs=lk.epochs, batch_size=t.batch_size,
+                   learning_rate=t.learning_rate, seed=params.seed, strategy=t.strategy)
+
+    def fingerprint(self, data_digest: str) -> str:
+        blob = json.dumps({**asdict(self), "data": data_digest, "format": CHECKPOINT_FORMAT}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class TrainResult:
+    model: keras.Model
+    history: list[dict[str, float]]
+    weights: str  # "imagenet (<file>)" or "none (random init)"
+    resumed_from_epoch: int
+    train_seconds: float  # wall time of the epochs run in this call
+    images_per_second: float  # training throughput of this call (NaN when nothing was run)
+
+
+def data_digest(data: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for key in ("images", "heatmaps", "pafs", "masks"):
+        a = np.ascontiguousarray(data[key])
+        h.update(key.encode() + str(a.shape).encode() + a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def make_strategy(name: str) -> tf.distribute.Strategy:
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "one_device":
+        gpus = tf.config.list_logical_devices("GPU")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name if gpus else "/cpu:0")
+    raise ValueError(f"train.strategy must be one of {STRATEGIES}, got {name!r}")
+
+
+TOTAL = "loss/total"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def loss_names(stages: int) -> list[str]:
+    """History keys: ``loss/total`` (eq. 9) and ``loss/stage{t}/{heatmaps,pafs}`` (eq. 7, 8)."""
+    return [TOTAL] + [f"loss/stage{t}/{b}" for t in range(1, stages + 1) for b in ("heatmaps", "pafs")]
+
+
+def _record(epoch: int, per_stage: np.ndarray, seconds: float, n: int) -> dict[str, float]:
+    """per_stage: (T, 2) mean per-example losses of one epoch."""
+    names = loss_names(per_stage.shape[0])
+    values = [float(per_stage.sum())] + [float(v) for v in per_stage.reshape(-1)]
+    return {"epoch": epoch + 1, **dict(zip(names, values)), "seconds": seconds, "images_per_second": n / seconds}
+
+
+def save_checkpoint(path: Path, model: keras.Model, optimizer, epoch: int, history: list, fingerprint: str) -> None:
+    """Model and optimizer variables after ``epoch`` completed epochs, written atomically."""
+    payload = {f"model_{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(model.weights)}
+    payload |= {f"optim_{i:04d}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)}
+    payload["meta"] = np.asarray(json.dumps({"epoch": epoch, "history": history, "fingerprint": fingerprint}))
+    arrayfile.save(path, **payload)
+
+
+def load_checkpoint(path: Path) -> tuple[dict, dict[str, np.ndarray]] | None:
+    if not path.is_file():
+        return None
+    data = arrayfile.load(path, required=("meta",))
+    return json.loads(str(data.pop("meta"))), data
+
+
+def _restore(model: keras.Model, optimizer, data: dict[str, np.ndarray]) -> None:
+    model_vars, optim_vars = list(model.weights), list(optimizer.variables)
+    n_model = sum(k.startswith("model_") for k in data)
+    n_optim = sum(k.startswith("optim_") for k in data)
+    if (n_model, n_optim) != (len(model_vars), len(optim_vars)):
+        raise ValueError(f"checkpoint has {n_model}+{n_optim} variables, model/optimizer {len(model_vars)}+"
+                         f"{len(optim_vars)}")
+    for i, v in enumerate(model_vars):
+        v.assign(data[f"model_{i:04d}"])
+    for i, v in enumerate(optim_vars):
+        v.assign(data[f"optim_{i:04d}"])
+
+
+def build(config: TrainConfig, strategy: tf.distribute.Strategy):
+    """Model and Adam optimizer created in the strategy's scope, seeded, optimizer variables built."""
+    keras.utils.set_random_seed(config.seed)
+    weights_path = resolve_weights(config.backbone, config.weights, config.weights_dir)
+    with strategy.scope():
+        model = build_model(config.backbone, config.input_size, config.stages, config.width,
+                            config.refine_kernel, config.feature_channels, weights_path)
+        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+        optimizer.build(model.trainable_variables)
+    label = f"imagenet ({weights_path})" if weights_path else "none (random init)"
+    return model, optimizer, label
+
+
+def train_step_fn(model, optimizer, strategy, batch_size: int):
+    def replica_step(images, heatmaps, pafs, masks):
+        with tf.GradientTape() as tape:
+            outputs = model(images, training=True)
+            per_example = stage_losses(outputs, heatmaps, pafs, masks)  # (b, T, 2)
+            loss = tf.reduce_sum(per_example) / batch_size
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return tf.reduce_sum(per_example, axis=0)
+
+    @tf.function
+    def step(batch):
+        per = strategy.run(replica_step, args=batch)
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, per, axis=None)
+
+    return step
+
+
+def train(
+    config: TrainConfig,
+    data: dict[str, np.ndarray],
+    checkpoint_dir: str | Path,
+    on_epoch_end: Callable[[dict[str, float]], None] | None = None,
+    stop_after: int | None = None,
+    log: Callable[[str], None] | None = print,
+) -> TrainResult:
+    """Train (or resume) to ``config.epochs``; ``on_epoch_end`` gets every epoch's record in order,
+    restored epochs included, so a logger sees one complete history.  ``stop_after`` ends this call
+    after that many epochs in total (to test resuming)."""
+    tf.config.experimental.enable_op_determinism()
+    log = log or (lambda _msg: None)
+    strategy = make_strategy(config.strategy)
+    model, optimizer, weights_label = build(config, strategy)
+    td = TrainingData(data)
+    if td.output_size != model.outputs[0].shape[1]:
+        raise ValueError(f"labels are {td.output_size}² but {config.backbone} at {config.input_size}² outputs "
+                         f"{model.outputs[0].shape[1]}²: labels and training must use the same input size/stride")
+    fingerprint = config.fingerprint(data_digest(data))
+    ckpt_path = Path(checkpoint_dir) / CHECKPOINT
+    history: list[dict[str, float]] = []
+    start = 0
+    found = load_checkpoint(ckpt_path)
+    if found is not None:
+        meta, variables = found
+        if meta["fingerprint"] == fingerprint:
+            _restore(model, optimizer, variables)
+            start, history = int(meta["epoch"]), list(meta["history"])
+            log(f"resuming from {ckpt_path} after epoch {start}")
+        else:
+            log(f"{ckpt_path} belongs to another configuration or training set: starting afresh")
+    for record in history:
+        if on_epoch_end:
+            on_epoch_end(record)
+    step = train_step_fn(model, optimizer, strategy, config.batch_size)
+    end = config.epochs if stop_after is None else min(config.epochs, stop_after)
+    t_total, n_total = 0.0, 0
+    for epoch in range(start, end):
+        t0 = time.perf_counter()
+        sums = np.zeros((config.stages, 2))
+        dist = strategy.experimental_distribute_dataset(td.epoch(config.batch_size, config.seed, epoch))
+        for batch in dist:
+            sums += step(batch).numpy()
+        seconds = time.perf_counter() - t0
+        record = _record(epoch, sums / td.n, seconds, td.n)
+        history.append(record)
+        save_checkpoint(ckpt_path, model, optimizer, epoch + 1, history, fingerprint)
+        t_total, n_total = t_total + seconds, n_total + td.n
+        left = (config.epochs - epoch - 1) * t_total / (epoch + 1 - start)
+        log(f"{config.backbone} epoch {epoch + 1}/{config.epochs}  loss {record[TOTAL]:.3f}  {seconds:.0f} s  "
+            f"{record['images_per_second']:.2f} img/s  about {_duration(left)} left")
+        if on_epoch_end:
+            on_epoch_end(record)
+    return TrainResult(model, history, weights_label, start, t_total,
+                       n_total / t_total if t_total else float("nan"))
+
+
+def summary(config: TrainConfig, result: TrainResult, n_images: int) -> dict:
+    """The training stage's metrics: weights, configuration, size, loss at the first and last epoch, time."""
+    history = result.history
+    seconds = sum(r["seconds"] for r in history)
+    return {
+        "backbone": config.backbone, "weights": result.weights, "config": asdict(config),
+        "n_parameters": int(result.model.count_params()), "epochs": len(history),
+        "first_epoch_loss": history[0][TOTAL], "last_epoch_loss": history[-1][TOTAL],
+        "loss_ratio_last_to_first": history[-1][TOTAL] / history[0][TOTAL],
+        "train_seconds": seconds, "train_images_per_second": n_images * len(history) / seconds,
+        "resumed_from_epoch": result.resumed_from_epoch,
+    }
+
+
+def dvclive_logger(live) -> Callable[[dict[str, float]], None]:
+    """An ``on_epoch_end`` that logs every loss term and the throughput to a ``dvclive.Live`` (one step per epoch)."""
+
+    def log_epoch(record: dict[str, float]) -> None:
+        for key, value in record.items():
+            if key != "epoch":
+                live.log_metric(key, value, plot=key != "seconds")
+        live.next_step()
+
+    return log_epoch
