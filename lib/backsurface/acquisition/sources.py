@@ -28,19 +28,21 @@ class FrameSource(Protocol):
 
 
 class ImportSource:
-    """Recordings that already follow the data contract, validated frame by frame."""
+    """Recordings that already follow the data contract, validated as a whole (every frame inside the cohort,
+    every subject with one row) and then frame by frame."""
 
     def __init__(self, cohort_dir: str | Path):
         self.cohort_dir = Path(cohort_dir)
         self.annotations, self.cohort = contract.read_cohort(self.cohort_dir)
-        self._subjects = {str(r["subject_id"]): r for r in self.cohort.to_dict("records")}
+        self._subjects = {r["subject_id"]: r for r in self.cohort.to_dict("records")}  # ids are strings
 
     def __len__(self) -> int:
         return len(self.annotations)
 
     def __iter__(self) -> Iterator[Recording]:
         for ann in self.annotations:
-            depth = contract.read_depth(self.cohort_dir / ann.image)
+            where = f"{self.cohort_dir / contract.ANNOTATIONS}: record {ann.id!r}"
+            depth = contract.read_depth(contract.frame_path(self.cohort_dir, ann.image, where))
             sid = str(ann.subject.get("subject_id", ann.id))
             if sid not in self._subjects:
                 raise contract.ContractError(
