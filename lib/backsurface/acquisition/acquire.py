@@ -15,7 +15,11 @@ from backsurface.core.atomic import atomic_dir
 
 
 def annotation_for(rec: Recording) -> contract.Annotation:
-    """The contract's annotation record of one recording."""
+    """The contract's annotation record of one recording (its id checked: a safe file name, before any write)."""
+    where = f"recording {contract._short(rec.id)}"
+    contract.check_id(rec.id, f"{where}: id")
+    if not isinstance(rec.subject, dict) or "subject_id" not in rec.subject:
+        raise contract.ContractError(f"{where}: subject has no subject_id")
     subject = {"subject_id": str(rec.subject["subject_id"])}
     subject.update({k: rec.subject[k] for k in ("sex", "age") if k in rec.subject})
     fields = dict(
@@ -24,7 +28,37 @@ def annotation_for(rec: Recording) -> contract.Annotation:
     )
     if rec.landmarks_mm is not None:
         fields["landmarks_mm"] = [[round(float(c), 2) for c in p] for p in np.asarray(rec.landmarks_mm)]
-    return contract.parse_annotations([fields], source=f"recording {rec.id!r}")[0]
+    return contract.parse_annotations([fields], source=where)[0]
+
+
+def _same_value(a, b) -> bool:
+    try:
+        if a == b:
+            return True
+        return bool(pd.isna(a) and pd.isna(b))
+    except (TypeError, ValueError):
+        return False
+
+
+def _check_same_subject(first: dict, again: dict, rec_id: str) -> None:
+    """Two recordings of one subject carry one description of that subject (else cohort.csv would keep the first
+    silently)."""
+    for k in sorted(set(first) | set(again)):
+        if not _same_value(first.get(k), again.get(k)):
+            raise contract.ContractError(
+                f"recording {rec_id!r}: subject {first['subject_id']!r} has {k}={again.get(k)!r} here but "
+                f"{k}={first.get(k)!r} in an earlier recording; one subject, one row of cohort.csv")
+
+
+def _check_not_the_source(recordings, out_dir: Path) -> None:
+    """The cohort being written is never the raw cohort it is imported from, nor holds it, nor lies inside it."""
+    src = getattr(recordings, "cohort_dir", None)
+    if src is None:
+        return
+    a, b = Path(src).resolve(), out_dir.resolve()
+    if a == b or a.is_relative_to(b) or b.is_relative_to(a):
+        raise contract.ContractError(f"{out_dir}: the output cohort overlaps the imported cohort {src}; raw "
+                                     f"frames are never rewritten: write the new cohort elsewhere")
 
 
 def write_cohort(recordings: Iterable[Recording], out_dir: str | Path, progress: bool = True) -> pd.DataFrame:
@@ -35,17 +69,25 @@ def write_cohort(recordings: Iterable[Recording], out_dir: str | Path, progress:
     cohort table.
     """
     out_dir = Path(out_dir)
+    _check_not_the_source(recordings, out_dir)
     total = len(recordings) if hasattr(recordings, "__len__") else None
     with atomic_dir(out_dir) as tmp:
-        (tmp / contract.DEPTH_DIR).mkdir()
-        annotations, rows, seen = [], [], set()
+        depth_dir = tmp / contract.DEPTH_DIR
+        depth_dir.mkdir()
+        annotations, rows, seen = [], [], {}
         for rec in tqdm(recordings, total=total, desc="acquire", disable=not progress):
             ann = annotation_for(rec)
-            contract.write_depth(tmp / ann.image, rec.depth)
+            frame = tmp / ann.image
+            if frame.parent != depth_dir:  # the id rule already ensures it; never write outside depth/
+                raise contract.ContractError(f"recording {ann.id!r}: frame {ann.image!r} is not in "
+                                             f"{contract.DEPTH_DIR}/")
+            contract.write_depth(frame, rec.depth)
             annotations.append(ann)
             sid = ann.subject["subject_id"]
-            if sid not in seen:
-                seen.add(sid)
+            if sid in seen:
+                _check_same_subject(seen[sid], dict(rec.subject), ann.id)
+            else:
+                seen[sid] = dict(rec.subject)
                 rows.append(dict(rec.subject))
         if not annotations:
             raise contract.ContractError(f"{out_dir}: the source produced no recordings")
