@@ -37,6 +37,11 @@ FORMAT = 1
 SIDECAR_SUFFIX = ".codec.json"
 
 
+def _whole(value: Any) -> bool:
+    """An int (a bool or a float such as 32.0 is not one: the sidecar is read strictly)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 class CodecError(ValueError):
     """A codec that cannot be used (bad values, a missing or foreign sidecar file); the message names it."""
 
@@ -54,9 +59,9 @@ class LabelCodec:
     limb_width_px: float  # affinity-field half width, input pixels
 
     def __post_init__(self):
-        if int(self.input_size) != self.input_size or self.input_size <= 0:
+        if not _whole(self.input_size) or self.input_size <= 0:
             raise CodecError(f"codec: input_size must be a positive whole number, got {self.input_size!r}")
-        if int(self.stride) != self.stride or self.stride <= 0 or self.input_size % self.stride:
+        if not _whole(self.stride) or self.stride <= 0 or self.input_size % self.stride:
             raise CodecError(f"codec: stride must be a positive whole divisor of input_size {self.input_size}, "
                              f"got {self.stride!r}")
         if self.crop not in CROPS:

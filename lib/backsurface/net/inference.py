@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from backsurface.codec.encode import N_HEATMAP_CHANNELS, N_PAF_CHANNELS
 from backsurface.codec.label_codec import CodecError, LabelCodec
 from backsurface.net import model_file
 from backsurface.net.model import ModelError
@@ -53,11 +54,18 @@ class OnnxRunner:
         except Exception as exc:  # onnxruntime raises its own types for a corrupt file
             raise ModelError(f"{path}: not a loadable ONNX model ({type(exc).__name__}: {exc})") from None
         inputs = self.session.get_inputs()
+        if len(inputs) != 1 or len(inputs[0].shape) != 4 or inputs[0].shape[-1] != 1:
+            raise ModelError(f"{path}: expected one input (N, S, S, 1), found {[tuple(i.shape) for i in inputs]}")
         self._input = inputs[0].name
         self.input_size = inputs[0].shape[1]
-        self._outputs = [o.name for o in self.session.get_outputs()]
-        if set(self._outputs) != {"heatmaps", "pafs"}:
+        outputs = self.session.get_outputs()
+        self._outputs = [o.name for o in outputs]
+        if sorted(self._outputs) != ["heatmaps", "pafs"]:
             raise ModelError(f"{path}: expected outputs heatmaps and pafs, found {self._outputs}")
+        want = {"heatmaps": N_HEATMAP_CHANNELS, "pafs": N_PAF_CHANNELS}
+        for o in outputs:
+            if len(o.shape) != 4 or o.shape[-1] != want[o.name]:
+                raise ModelError(f"{path}: output {o.name} must be (N, n, n, {want[o.name]}), found {tuple(o.shape)}")
 
     def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(images, dtype=np.float32)

@@ -163,12 +163,29 @@ def n_stages(model: keras.Model) -> int:
     return len(model.outputs) // 2
 
 
+def check_architecture(model: keras.Model, source: str = "model") -> None:
+    """A model of this study: one square single-channel input and outputs ``[H1, L1, ..., HT, LT]`` in stage pairs
+    of 11 heatmap and 10 affinity channels on one grid; one :class:`ModelError` naming ``source`` otherwise."""
+    ins = [tuple(i.shape) for i in model.inputs]
+    if len(ins) != 1 or len(ins[0]) != 4 or ins[0][-1] != 1 or ins[0][1] is None or ins[0][1] != ins[0][2]:
+        raise ModelError(f"{source}: not a back-surface landmark model: expected one input (N, S, S, 1) of "
+                         f"normalised depth, found {len(ins)} input(s) of shapes {ins}")
+    outs = [tuple(o.shape) for o in model.outputs]
+    channels = [N_HEATMAP_CHANNELS if n % 2 == 0 else N_PAF_CHANNELS for n in range(len(outs))]
+    if (not outs or len(outs) % 2 or any(len(o) != 4 for o in outs)
+            or [o[-1] for o in outs] != channels or len({o[1:3] for o in outs}) != 1):
+        raise ModelError(f"{source}: not a back-surface landmark model: expected outputs [H1, L1, ..., HT, LT] in "
+                         f"stage pairs of {N_HEATMAP_CHANNELS} heatmap and {N_PAF_CHANNELS} affinity channels on one "
+                         f"grid, found {len(outs)} output(s) of shapes {outs}")
+
+
 def load_keras(path: str | Path) -> keras.Model:
     """A model saved in the native Keras format, with a clear error for a bad file (no codec: see :mod:`model_file`)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such model file (train first, or give the .keras file)")
     try:
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False, safe_mode=True)  # safe_mode: no Python lambdas run
     except Exception as exc:  # keras raises many types for a corrupt or foreign file
-        raise ModelError(f"{path}: not a loadable Keras model ({type(exc).__name__}: {exc})") from None
+        why = " ".join(str(exc).split())  # one line
+        raise ModelError(f"{path}: not a loadable Keras model ({type(exc).__name__}: {why})") from None

@@ -16,7 +16,7 @@ import keras
 
 from backsurface.codec.label_codec import CodecError, LabelCodec
 from backsurface.core.atomic import write_json
-from backsurface.net.model import ModelError, load_keras
+from backsurface.net.model import ModelError, check_architecture, load_keras
 
 CARD_SUFFIX = ".card.json"
 
@@ -64,6 +64,7 @@ def save(model: keras.Model, codec: LabelCodec, path: str | Path, card: dict | N
 def load(path: str | Path) -> tuple[keras.Model, LabelCodec]:
     """The model saved by :func:`save` and its codec."""
     model = load_keras(path)
+    check_architecture(model, str(path))
     try:
         codec = LabelCodec.for_model(path)
     except CodecError as exc:
