@@ -10,6 +10,18 @@ not place) with confidences, link scores, 3D points and the posture indices of :
 as extension fields, and an overlay picture per frame.  The model file (``.keras``, or an exported
 ``.onnx``) carries its label codec, so input size, crop, background threshold and stride come from it.
 A bad file gives one message naming it and exit status 2.
+
+Before any model is loaded, every output path is checked: ``--out`` names a ``.json`` file and ``--overlay``
+a ``.png`` (one per frame, ``NAME_<id>.png``, with several frames); no output may be one of the inputs (the
+depth frames, the model, its codec and card: resolved paths and inodes compared), two outputs may not share a
+path, and each must be writable.  Frame ids (the input file names without ``.png``) must be safe ids
+(:func:`backsurface.core.contract.id_problem`).
+
+Writing (``predict``): every output is first written under a hidden temporary name in its target folder
+(``.NAME.*.tmp``); then the overlays are renamed into place and the JSON **last**.  The JSON is the run's
+commit mark: if it is new, every overlay of the run is new.  A run that fails or is killed (``kill -9``)
+before the renames leaves every earlier output as it was (a killed run leaves its hidden temporaries); one
+killed during the renames (a few microseconds) may leave some new overlays beside the old JSON.
 """
 
 from __future__ import annotations
@@ -26,12 +38,61 @@ def _overlay_path(base: Path, frame_id: str, many: bool) -> Path:
     return base.with_name(f"{base.stem}_{frame_id}{base.suffix}") if many else base
 
 
+def _fail(exc: BaseException) -> int:
+    print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
+    return 2
+
+
+def _model_inputs(model: Path) -> list[Path]:
+    """The files a model run reads: the model, and beside it its codec and card."""
+    from backsurface.codec.label_codec import LabelCodec  # noqa: PLC0415
+    from backsurface.net.model_file import card_path  # noqa: PLC0415
+
+    return [model, LabelCodec.sidecar(model), card_path(model)]
+
+
+def _frame_ids(depth: list[str]) -> list[str]:
+    """The frame id of each input (its file name without the suffix): safe ids, one per input."""
+    from backsurface.core import contract  # noqa: PLC0415
+
+    ids: dict[str, str] = {}
+    for p in depth:
+        stem = Path(p).stem
+        contract.check_id(stem, f"{p}: frame id {contract._short(stem)} (the file name)")
+        if stem.lower() in ids:
+            raise contract.ContractError(f"{p}: the frame id {stem!r} is also the id of {ids[stem.lower()]}; input "
+                                         f"file names must differ (ignoring case)")
+        ids[stem.lower()] = p
+    return [Path(p).stem for p in depth]
+
+
+def _predict_outputs(args, ids: list[str]) -> list[tuple[str, Path]]:
+    """(label, path) of every output of ``predict``, overlays first and the JSON last, checked before any work."""
+    from backsurface.core.atomic import OutputError, check_outputs  # noqa: PLC0415
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".json":
+        raise OutputError(f"--out {args.out}: the landmarks are written as JSON; name a .json file")
+    outputs = []
+    if args.overlay is not None:
+        overlay = Path(args.overlay)
+        if overlay.suffix.lower() != ".png" or not overlay.stem:
+            raise OutputError(f"--overlay {args.overlay}: overlays are PNG pictures; name a .png file")
+        outputs = [(f"--overlay ({i})" if len(ids) > 1 else "--overlay", _overlay_path(overlay, i, len(ids) > 1))
+                   for i in ids]
+    outputs.append(("--out", out))
+    check_outputs([(label, path, "file") for label, path in outputs],
+                  [*map(Path, args.depth), *_model_inputs(Path(args.model))])
+    return outputs
+
+
 def predict(args) -> int:
     import numpy as np  # noqa: PLC0415
 
     from backsurface.clinical import cohort as assessment  # noqa: PLC0415
     from backsurface.codec.label_codec import CodecError  # noqa: PLC0415
     from backsurface.core import contract  # noqa: PLC0415
+    from backsurface.core.atomic import OutputError, atomic_files  # noqa: PLC0415
     from backsurface.data.preprocess import PreprocessError  # noqa: PLC0415
     from backsurface.figures import common as figures  # noqa: PLC0415
     from backsurface.figures import evaluation as figures_evaluation  # noqa: PLC0415
@@ -39,46 +100,70 @@ def predict(args) -> int:
     from backsurface.net.predictor import Predictor  # noqa: PLC0415
 
     try:
-        frames = {Path(p).stem: contract.read_depth(p).astype(float) for p in args.depth}
-        if len(frames) != len(args.depth):
-            raise contract.ContractError("two input files share a name; frame ids must be unique")
+        ids = _frame_ids(args.depth)
+        outputs = _predict_outputs(args, ids)  # before the expensive work: nothing is loaded yet
+        frames = {i: contract.read_depth(p).astype(float) for i, p in zip(ids, args.depth)}
         predictor = Predictor.from_file(args.model)
         predicted = predictor.predict(frames)
-    except (contract.ContractError, ModelError, CodecError, PreprocessError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    ids = list(frames)
+    except (contract.ContractError, OutputError, ModelError, CodecError, PreprocessError, OSError) as exc:
+        return _fail(exc)
     px = np.stack([predicted[i].points_raw for i in ids])
     mm = np.stack([predicted[i].points_mm for i in ids])
     clinic = assessment.assess([frames[i] for i in ids], px, mm, predictor.codec.threshold_mm,
                                [predicted[i].spine_prior_x for i in ids])
     base = predictor.annotate(frames, {i: str(args.depth[n]) for n, i in enumerate(ids)}, predicted)
     records = []
-    for n, (i, record) in enumerate(zip(ids, base)):
-        p = predicted[i]
+    for n, record in enumerate(base):
         values = {k: (None if not np.isfinite(v) else round(float(v), 3)) for k, v in clinic.indices.iloc[n].items()}
         records.append(record.model_copy(update={"indices": values, "indices_not_computed": clinic.reasons[n],
                                                  "model": str(args.model)}))
-        if args.overlay:
+    with atomic_files([path for _, path in outputs]) as tmps:  # renamed in together at the end, the JSON last
+        for i, tmp in zip(ids if args.overlay is not None else [], tmps):
+            p = predicted[i]
             none = np.full_like(p.points_raw, np.nan)
             fig = figures_evaluation.prediction_overlays([(f"{i}: predicted landmarks", frames[i], none,
                                                            p.points_raw)], cols=1)
-            figures.save(fig, _overlay_path(Path(args.overlay), i, len(ids) > 1))
-    contract.write_annotations(args.out, records)
+            figures.save(fig, tmp)
+        contract.write_annotations(tmps[-1], records)
     print(f"{len(records)} frame(s) → {args.out}")
     return 0
 
 
+def _export_outputs(args) -> None:
+    """Refuse, before the model loads, export targets that are or hold an input, or cannot be written.
+
+    The codec written beside an export is the model's own: it may be the model's codec file itself (e.g.
+    ``--onnx model.onnx`` beside ``model.keras``), which is then rewritten with the same content."""
+    from backsurface.codec.label_codec import LabelCodec  # noqa: PLC0415
+    from backsurface.core.atomic import OutputError, check_outputs, same_file  # noqa: PLC0415
+
+    model = Path(args.model)
+    inputs = _model_inputs(model)
+    outputs = []
+    if args.onnx:
+        if Path(args.onnx).suffix.lower() != ".onnx":
+            raise OutputError(f"--onnx {args.onnx}: name a .onnx file (the predictor opens ONNX models by suffix)")
+        outputs.append(("--onnx", Path(args.onnx), "file"))
+    if args.savedmodel:
+        outputs.append(("--savedmodel", Path(args.savedmodel), "dir"))
+    check_outputs(outputs, inputs)
+    sidecars = [(f"the codec of {label} {path}", LabelCodec.sidecar(path), "file") for label, path, _ in outputs]
+    own = inputs[1]
+    check_outputs([o for o in sidecars if not same_file(o[1], own)], [inputs[0], inputs[2]]
+                  + [path for _, path, _ in outputs])
+
+
 def export(args) -> int:
+    from backsurface.core.atomic import OutputError  # noqa: PLC0415
     from backsurface.net import export as ex  # noqa: PLC0415
     from backsurface.net import model_file  # noqa: PLC0415
     from backsurface.net.model import ModelError  # noqa: PLC0415
 
     try:
+        _export_outputs(args)
         model, codec = model_file.load(args.model)
-    except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (ModelError, OutputError) as exc:
+        return _fail(exc)
     if args.onnx:
         print(f"ONNX → {ex.to_onnx(model, codec, args.onnx)}")
     if args.savedmodel:
@@ -93,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("depth", nargs="+", help="raw depth PNG files (512x424, uint16 mm)")
     p.add_argument("--model", required=True,
                    help="trained model (.keras, or an exported .onnx) with its .codec.json beside it")
-    p.add_argument("--out", required=True, help="annotations JSON to write (the paper's format)")
+    p.add_argument("--out", required=True, help="annotations JSON (.json) to write (the paper's format)")
     p.add_argument("--overlay", help="overlay picture (PNG); with several frames, one per frame: NAME_<id>.png")
     p.set_defaults(func=predict)
     e = sub.add_parser("export", help="export a trained model to ONNX and/or a SavedModel (codec beside each)")
