@@ -7,6 +7,12 @@ deep-merged over it — ``profiles/smoke.yaml`` (what each notebook runs by defa
 whole once: a missing or unknown key, a wrong type or an out-of-range value raises :class:`ParamsError`
 naming the file and the key.
 
+Types are strict: ``"10"`` is not an integer, ``true`` is not ``1`` and ``"yes"`` is not a boolean (an
+integer is fine where a float is expected); floats must be finite (no ``.nan``/``.inf``); a key given twice
+in one YAML mapping is refused; cross-field rules: the test subjects leave at least as many training subjects,
+the wall stands behind the subject, the background threshold lies between the subject and the wall.
+Files are read with a ``yaml.SafeLoader`` (no Python objects are ever built from YAML tags).
+
 Command line (exit status 2 with one message per bad key)::
 
     python -m backsurface.core.params check params.yaml [profiles/smoke.yaml]
@@ -15,12 +21,13 @@ Command line (exit status 2 with one message per bad key)::
 
 from __future__ import annotations
 
+import stat
 import sys
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from backsurface.core.atomic import atomic_file
 from backsurface.core.paths import resolve
@@ -31,7 +38,10 @@ class ParamsError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+
+
+Backbone = Literal["vgg19", "resnet50", "resnet152"]
 
 
 class Cohort(_Section):
@@ -59,6 +69,14 @@ class Sensor(_Section):
     sensor_height_mm: float = Field(ge=300.0, le=2000.0)
     wall_mm: float = Field(ge=1000.0, le=4500.0)
     noise: bool
+
+    @model_validator(mode="after")
+    def _wall_behind_subject(self):
+        far = self.distance_mm + self.distance_jitter_mm
+        if self.wall_mm <= far:
+            raise ValueError(f"wall_mm ({self.wall_mm:g}) must stand behind the subject, who stands up to "
+                             f"distance_mm + distance_jitter_mm = {far:g} mm from the sensor")
+        return self
 
 
 class Acquire(_Section):
@@ -99,7 +117,7 @@ BACKBONES = ("vgg19", "resnet50", "resnet152")
 
 
 class Train(_Section):
-    backbones: tuple[Literal["vgg19", "resnet50", "resnet152"], ...]  # the train@ matrix in dvc.yaml
+    backbones: Annotated[tuple[Backbone, ...], Field(strict=False)]  # a YAML list; the train@ matrix in dvc.yaml
     weights: Literal["none", "imagenet"]  # imagenet: the Keras notop file must already be on disk
     weights_dir: str | None  # where the notop files are; default $KERAS_HOME/models or ~/.keras/models
     stages: int = Field(ge=1, le=10)
@@ -129,7 +147,7 @@ class Evaluate(_Section):
 class Leakage(_Section):
     """The split-leakage experiment: one small model trained twice, on the subject and the image split."""
 
-    backbone: Literal["vgg19", "resnet50", "resnet152"]
+    backbone: Backbone
     stages: int = Field(ge=1, le=10)
     width: int = Field(ge=4, le=512)
     feature_channels: int = Field(ge=4, le=512)
@@ -142,7 +160,7 @@ class Clinical(_Section):
     n_subjects: int = Field(ge=4, le=1000)
     deformity_share: float = Field(ge=0.0, le=1.0)
     cobb_max_deg: float = Field(ge=5.0, le=90.0)
-    backbone: Literal["vgg19", "resnet50", "resnet152"]  # the trained model that predicts
+    backbone: Backbone  # the trained model that predicts
     screening_cobb_deg: float = Field(gt=0.0, le=60.0)  # a curve above this is a positive case
 
 
@@ -159,36 +177,108 @@ class Params(_Section):
     clinical: Clinical
 
     @model_validator(mode="after")
-    def _stride_fits(self):
+    def _stride_fits(self, info: ValidationInfo):
+        problems = []
         if self.preprocess.input_size % 8:
-            raise ValueError(f"preprocess.input_size must be a multiple of the backbones' stride 8, got "
-                             f"{self.preprocess.input_size}")
+            problems.append(f"preprocess.input_size must be a multiple of the backbones' stride 8, got "
+                            f"{self.preprocess.input_size}")
         if self.labels.stride != 8:
-            raise ValueError(f"labels.stride must be 8, the backbones' output stride, got {self.labels.stride}")
+            problems.append(f"labels.stride must be 8, the backbones' output stride, got {self.labels.stride}")
+        s, thr = self.acquire.sensor, self.preprocess.threshold_mm
+        far = s.distance_mm + s.distance_jitter_mm
+        if not far < thr < s.wall_mm:
+            problems.append(f"preprocess.threshold_mm ({thr:g}) must lie between the subject (up to "
+                            f"acquire.sensor.distance_mm + distance_jitter_mm = {far:g} mm) and the wall "
+                            f"(acquire.sensor.wall_mm = {s.wall_mm:g} mm)")
+        split_check = (info.context or {}).get("check_split", True)
+        n, n_test = self.acquire.cohort.n_subjects, self.split.n_test_subjects
+        if split_check and self.acquire.source != "import" and n_test > n - n_test:
+            # an imported cohort's size is known only when it is read: the split stage checks it then
+            problems.append(f"split.n_test_subjects ({n_test}) leaves {max(n - n_test, 0)} of the "
+                            f"acquire.cohort.n_subjects ({n}) for training; at most half the subjects "
+                            f"({n // 2}) can be test subjects")
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
+
+
+def _got(value: Any) -> str:
+    text = repr(value)
+    return (text if len(text) <= 40 else text[:36] + "...") + (f" ({type(value).__name__})"
+                                                                  if isinstance(value, str | bool) else "")
 
 
 def _describe(exc: ValidationError, source: str) -> str:
     lines = []
     for e in exc.errors():
-        key = ".".join(str(p) for p in e["loc"]) or "(top level)"
-        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
-        lines.append(f"{source}: {key}: {msg}")
+        key = ".".join(str(p) for p in e["loc"])
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif e["type"] == "finite_number":
+            msg = f"must be finite, got {e['input']!r}"
+        elif e["type"].endswith("_type") and e["type"] != "missing":
+            msg = f"{e['msg']}, got {_got(e['input'])}"
+        else:
+            msg = e["msg"].removeprefix("Value error, ")
+        for line in msg.splitlines():  # a cross-field rule may report several keys, one line each
+            lines.append(f"{source}: {key}: {line}" if key else f"{source}: {line}")
     return "\n".join(lines)
 
 
-def validate(data: dict[str, Any] | None, source: str = "params") -> Params:
-    """Validate a complete parameters mapping: every key is required (``params.yaml`` holds the values)."""
+def validate(data: dict[str, Any] | None, source: str = "params", check_split: bool = True) -> Params:
+    """Validate a complete parameters mapping: every key is required (``params.yaml`` holds the values).
+
+    ``check_split``: whether ``split.n_test_subjects`` must fit ``acquire.cohort`` (not for a cohort that is
+    never split, such as the clinical validation cohort)."""
     try:
-        return Params.model_validate(data or {})
+        return Params.model_validate(data or {}, context={"check_split": check_split})
     except ValidationError as exc:
         raise ParamsError(_describe(exc, source)) from None
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` (plain data only) that refuses a key given twice in one mapping."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            seen = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    repeated = key in seen
+                except TypeError:  # an unhashable key: the base constructor reports it
+                    continue
+                if repeated:
+                    raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+                seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
+MAX_BYTES = 1 << 20  # a params file is a few kB
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """One line: what is wrong and where (line, column)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return where + " ".join(str(problem).split())
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        st = path.stat()
+        if stat.S_ISDIR(st.st_mode):
+            raise ParamsError(f"{path}: is a directory, not a YAML file")
+        if not stat.S_ISREG(st.st_mode):
+            raise ParamsError(f"{path}: not a regular file")
+        if st.st_size > MAX_BYTES:
+            raise ParamsError(f"{path}: {st.st_size} bytes, too large for a params file")
+        text = path.read_bytes().decode("utf-8")
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: plain data only
     except FileNotFoundError:
         raise ParamsError(f"{path}: not found") from None
     except IsADirectoryError:
@@ -196,7 +286,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     except UnicodeDecodeError:
         raise ParamsError(f"{path}: not a text file (not UTF-8)") from None
     except yaml.YAMLError as exc:
-        raise ParamsError(f"{path}: not valid YAML ({exc})") from None
+        raise ParamsError(f"{path}: not valid YAML ({_yaml_error(exc)})") from None
+    except RecursionError:
+        raise ParamsError(f"{path}: not valid YAML (nested too deeply)") from None
+    except OSError as exc:
+        raise ParamsError(f"{path}: cannot read ({exc.strerror or type(exc).__name__})") from None
     if data is not None and not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
     return data or {}
@@ -232,7 +326,7 @@ def clinical_cohort_params(params: Params) -> Params:
     data["acquire"]["source"] = "synthetic"
     data["acquire"]["cohort"].update(n_subjects=c.n_subjects, n_female=c.n_subjects // 2,
                                      deformity_share=c.deformity_share, cobb_max_deg=c.cobb_max_deg)
-    return validate(data, source="clinical validation cohort")
+    return validate(data, source="clinical validation cohort", check_split=False)  # never split
 
 
 def _update_in_place(doc, overlay: dict[str, Any]) -> None:
