@@ -12,6 +12,7 @@ from tqdm.auto import tqdm
 from backsurface.acquisition.recording import Recording
 from backsurface.core import contract
 from backsurface.core.atomic import atomic_dir
+from backsurface.core.landmarks import KEYS, N_LANDMARKS
 
 
 def annotation_for(rec: Recording) -> contract.Annotation:
@@ -20,6 +21,14 @@ def annotation_for(rec: Recording) -> contract.Annotation:
     contract.check_id(rec.id, f"{where}: id")
     if not isinstance(rec.subject, dict) or "subject_id" not in rec.subject:
         raise contract.ContractError(f"{where}: subject has no subject_id")
+    pts = np.asarray(rec.landmarks, dtype=float)
+    if pts.shape != (N_LANDMARKS, 2):
+        raise contract.ContractError(f"{where}: landmarks must be ({N_LANDMARKS}, 2), got {pts.shape}")
+    half = np.isnan(pts).sum(axis=1) == 1
+    if half.any():
+        k = int(np.flatnonzero(half)[0])
+        raise contract.ContractError(f"{where}: landmark {KEYS[k]} has one coordinate missing (x={pts[k, 0]}, "
+                                     f"y={pts[k, 1]}); a landmark is missing as a whole (both NaN) or present")
     subject = {"subject_id": str(rec.subject["subject_id"])}
     subject.update({k: rec.subject[k] for k in ("sex", "age") if k in rec.subject})
     fields = dict(
