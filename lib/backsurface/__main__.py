@@ -147,10 +147,12 @@ def _export_outputs(args) -> None:
     if args.savedmodel:
         outputs.append(("--savedmodel", Path(args.savedmodel), "dir"))
     check_outputs(outputs, inputs)
-    sidecars = [(f"the codec of {label} {path}", LabelCodec.sidecar(path), "file") for label, path, _ in outputs]
-    own = inputs[1]
-    check_outputs([o for o in sidecars if not same_file(o[1], own)], [inputs[0], inputs[2]]
-                  + [path for _, path, _ in outputs])
+    sidecars: list[tuple[str, Path, str]] = []
+    for label, path, _ in outputs:  # one codec, written once per distinct sidecar path
+        side = LabelCodec.sidecar(path)
+        if not same_file(side, inputs[1]) and not any(same_file(side, s) for _, s, _ in sidecars):
+            sidecars.append((f"the codec of {label} {path}", side, "file"))
+    check_outputs(sidecars, [inputs[0], inputs[2], *(path for _, path, _ in outputs)])
 
 
 def export(args) -> int:

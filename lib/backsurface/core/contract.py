@@ -177,9 +177,9 @@ def _open_regular(path: Path, what: str):
     except OSError as exc:
         raise ContractError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
     if stat.S_ISDIR(st.st_mode):
-        raise ContractError(f"{path}: is a directory, not a {what}")
+        raise ContractError(f"{path}: is a directory, not the {what}")
     if not stat.S_ISREG(st.st_mode):
-        raise ContractError(f"{path}: not a regular file (a device, socket or pipe), not a {what}")
+        raise ContractError(f"{path}: not a regular file (a device, socket or pipe), not the {what}")
     try:
         return open(path, "rb")  # noqa: SIM115 - the caller closes it
     except OSError as exc:
@@ -260,7 +260,7 @@ def _object_pairs(pairs: list[tuple[str, Any]]) -> _Object:
 def _json_problem(value: Any, where: str) -> str | None:
     """The first non-finite number (a non-standard ``NaN``/``Infinity``) or repeated key inside ``value``."""
     if isinstance(value, float) and not math.isfinite(value):
-        return f"{where or 'record'}: must be a finite number, got {value!r} (not standard JSON)"
+        return f"{where or 'record'}: must be a finite number, got {value!r} (NaN and infinities are not JSON numbers)"
     if isinstance(value, dict):
         dup = getattr(value, "duplicates", ())
         if dup:
