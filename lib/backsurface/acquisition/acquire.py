@@ -29,6 +29,9 @@ def annotation_for(rec: Recording) -> contract.Annotation:
         k = int(np.flatnonzero(half)[0])
         raise contract.ContractError(f"{where}: landmark {KEYS[k]} has one coordinate missing (x={pts[k, 0]}, "
                                      f"y={pts[k, 1]}); a landmark is missing as a whole (both NaN) or present")
+    clash = sorted(set(rec.extra) & set(contract.Annotation.model_fields))
+    if clash:
+        raise contract.ContractError(f"{where}: extra field {clash[0]!r} is a field of the record itself")
     subject = {"subject_id": str(rec.subject["subject_id"])}
     subject.update({k: rec.subject[k] for k in ("sex", "age") if k in rec.subject})
     fields = dict(

@@ -31,7 +31,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from backsurface.acquisition.recording import Recording
-from backsurface.core import camera
+from backsurface.core import camera, contract
 
 WARMUP_MINUTES = 20
 _EMPTY_SHARE = 0.05  # a frame with fewer valid pixels than this share is empty
@@ -151,7 +151,14 @@ class KinectSource:
     def __init__(self, stream: DepthStream, subject_ids: list[str], protocol: CaptureProtocol = CaptureProtocol(),
                  prompt: Callable[[str], object] = input, now: Callable[[], dt.datetime] = dt.datetime.now,
                  **grab_kw):
-        self.stream, self.subject_ids, self.protocol = stream, list(subject_ids), protocol
+        ids = [contract.check_id(s, "Kinect capture: subject id") for s in subject_ids]  # before anyone stands up
+        for sid in ids:
+            contract.check_id(f"{sid}_c7", "Kinect capture: record id")
+        repeated = sorted({s for s in ids if [i.lower() for i in ids].count(s.lower()) > 1})
+        if repeated:
+            raise contract.ContractError(f"Kinect capture: subject id {repeated[0]!r} is given more than once "
+                                         f"(ignoring case)")
+        self.stream, self.subject_ids, self.protocol = stream, ids, protocol
         self.prompt, self.now, self.grab_kw = prompt, now, grab_kw
         self.started = now()
         prompt(f"Kinect v2 {stream.serial}: let the sensor warm up for {WARMUP_MINUTES} min before the first "
