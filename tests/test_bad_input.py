@@ -14,6 +14,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
@@ -61,8 +62,8 @@ def one_line(text: str) -> str:
 def recording(i: int, subject: str = "S1", rid: str | None = None) -> Recording:
     depth = np.random.default_rng(i).integers(800, 2500, size=(camera.HEIGHT, camera.WIDTH)).astype(np.uint16)
     pts = np.asarray(PAPER_EXAMPLE, dtype=float).reshape(10, 2) + i
-    return Recording(id=f"F{i}" if rid is None else rid, depth=depth, landmarks=pts, subject={"subject_id": subject, "sex": "F"},
-                     source="synthetic", landmarks_mm=np.ones((10, 3)))
+    return Recording(id=f"F{i}" if rid is None else rid, depth=depth, landmarks=pts,
+                     subject={"subject_id": subject, "sex": "F"}, source="synthetic", landmarks_mm=np.ones((10, 3)))
 
 
 @pytest.fixture
@@ -841,3 +842,17 @@ def test_neighbours_an_extra_field_cannot_replace_a_record_field(tmp_path):
     with pytest.raises(contract.ContractError, match="recording 'F0': extra field 'id' is a field of the record"):
         write_cohort([rec], tmp_path / "raw", progress=False)
     assert not (tmp_path / "raw").exists()
+
+
+def test_neighbours_an_overlay_name_too_long_for_the_file_system_is_refused_first(tmp_path, tiny, capsys,
+                                                                                   no_model_loading):
+    frame = depth_png(tmp_path / ("A" * 100 + ".png"))  # the longest id; NAME_<id>.png with a long NAME
+    rc, err = cli(["predict", frame, depth_png(tmp_path / "B.png"), "--model", tiny, "--out", tmp_path / "x.json",
+                   "--overlay", tmp_path / ("o" * 150 + ".png")], capsys)
+    assert rc == 2 and "file name longer than" in one_line(err)
+
+
+def test_neighbours_a_missing_subject_id_is_not_written_as_an_empty_cell(tmp_path):
+    with pytest.raises(contract.ContractError, match=r"t\.csv: row 2: subject_id is missing"):
+        contract.write_cohort_table(tmp_path / "t.csv", pd.DataFrame({"subject_id": ["S1", np.nan]}))
+    assert not (tmp_path / "t.csv").exists()

@@ -103,6 +103,9 @@ def atomic_files(paths: Sequence[str | Path]) -> Iterator[list[Path]]:
         os.replace(tmp, p)
 
 
+MAX_NAME_BYTES = 255 - len(".") - len(".12345678.tmp")  # the longest name whose temporary name still fits
+
+
 def same_file(a: str | Path, b: str | Path) -> bool:
     """Whether two paths name one file: the same resolved path, or (both existing) the same inode."""
     if os.path.realpath(a) == os.path.realpath(b):
@@ -150,6 +153,8 @@ def check_outputs(outputs: Iterable[tuple[str, str | Path, str]], inputs: Iterab
         for other_label, other in seen:
             if same_file(path, other):
                 raise OutputError(f"{label} {path}: {other_label} is the same file; each output needs its own path")
+        if len(os.fsencode(path.name)) > MAX_NAME_BYTES:
+            raise OutputError(f"{label} {path}: file name longer than {MAX_NAME_BYTES} bytes")
         if kind == "file" and path.is_dir():
             raise OutputError(f"{label} {path}: is a directory; give a file name")
         if kind == "dir" and path.exists() and not path.is_dir():

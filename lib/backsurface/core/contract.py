@@ -461,9 +461,11 @@ def read_cohort(cohort_dir: str | Path) -> tuple[list[Annotation], pd.DataFrame]
 def write_cohort_table(path: str | Path, cohort: pd.DataFrame) -> None:
     if "subject_id" not in cohort.columns:
         raise ContractError(f"{path}: the cohort table needs a subject_id column")
-    ids = [str(v) for v in cohort["subject_id"]]
-    for sid in ids:
-        check_id(sid, f"{path}: subject_id")
+    ids = []
+    for n, v in enumerate(cohort["subject_id"]):
+        if v is None or (isinstance(v, float) and math.isnan(v)):
+            raise ContractError(f"{path}: row {n + 1}: subject_id is missing")
+        ids.append(check_id(str(v), f"{path}: row {n + 1}: subject_id"))
     if len(set(ids)) != len(ids):
         dup = next(i for i in ids if ids.count(i) > 1)
         raise ContractError(f"{path}: subject_id {dup!r} appears more than once; one row per subject")
