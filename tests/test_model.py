@@ -8,10 +8,10 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
+from helpers import codec  # noqa: E402
 
 from backsurface.codec import encode as labels  # noqa: E402
 from backsurface.net import inference, model, model_file, train  # noqa: E402
-from helpers import codec  # noqa: E402
 from backsurface.net.loss import masked_l2, stage_losses, total_loss  # noqa: E402
 from backsurface.net.tfdata import TrainingData, epoch_order, load_split  # noqa: E402
 
