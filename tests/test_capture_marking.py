@@ -4,6 +4,8 @@ import itertools
 
 import numpy as np
 import pytest
+
+from backsurface.acquisition import acquire
 from backsurface.acquisition.kinect_live import (
     CaptureError,
     CaptureProtocol,
@@ -13,8 +15,6 @@ from backsurface.acquisition.kinect_live import (
     grab,
     subject_distance_mm,
 )
-
-from backsurface.acquisition import acquire
 from backsurface.acquisition.marking import MarkingError, MarkingSession
 from backsurface.core import camera, contract
 

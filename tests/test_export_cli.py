@@ -4,11 +4,11 @@ import json
 
 import numpy as np
 import pytest
+from helpers import codec
 
 from backsurface.__main__ import main
 from backsurface.core import camera, contract
 from backsurface.net import inference, model, model_file
-from helpers import codec
 
 SIZE = 32
 
