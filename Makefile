@@ -1,4 +1,5 @@
 # The study's two commands: `make reproduce` (install, then the whole DVC pipeline) and `make test`.
+SHELL := /bin/bash
 VENV ?= .venv
 PYTHON ?= python3
 BIN := $(abspath $(VENV))/bin
@@ -24,7 +25,8 @@ ifneq ($(PROFILE),default)
 	$(BIN)/python -m backsurface.core.params apply profiles/$(PROFILE).yaml params.yaml
 endif
 	$(BIN)/python -m backsurface.core.params check params.yaml
-	$(BIN)/dvc repro
+	@# through a pipe: papermill streams each notebook to /dev/stdout, which would truncate a redirected log file
+	set -o pipefail; $(BIN)/dvc repro 2>&1 | cat
 	@echo "Done. Reports: reports/notebooks (executed notebooks), reports/figures, reports/tables, reports/metrics;"
 	@echo "      'dvc metrics show' and 'dvc plots show' summarise them."
 

@@ -31,20 +31,23 @@ def fps(fn, x, frames: int) -> float:
 def main(argv: list[str] | None = None) -> None:
     import numpy as np
 
-    from backsurface.net import export, model
+    from backsurface.codec.label_codec import LabelCodec
+    from backsurface.net import export, inference, model, model_file
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "artifacts/models/resnet152/model.keras"))
     ap.add_argument("--frames", type=int, default=30)
     args = ap.parse_args(argv)
     if Path(args.model).is_file():
-        m, name = model.load(args.model), args.model
+        (m, c), name = model_file.load(args.model), args.model
     else:
         m, name = model.build_model("resnet152", 184, stages=3, width=64, feature_channels=64), "resnet152 (random)"
+        c = LabelCodec(input_size=184, crop="none", threshold_mm=1700.0, stride=8, sigma_px=8.0, cutoff=4.6,
+                       limb_width_px=8.0)
     size = int(m.inputs[0].shape[1])
     x = np.random.default_rng(0).random((4, size, size, 1)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:
-        onnx = export.OnnxModel(export.to_onnx(m, Path(tmp) / "m.onnx"))
+        onnx, _ = inference.open_model(export.to_onnx(m, c, Path(tmp) / "m.onnx"))
         keras_fps = fps(lambda b: m(b, training=False), x, args.frames)
         onnx_fps = fps(onnx, x, args.frames)
         diff = max(float(np.abs(np.asarray(a) - b).max()) for a, b in zip(m(x, training=False)[-2:], onnx(x)))

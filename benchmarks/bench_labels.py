@@ -18,9 +18,11 @@ import numpy as np
 
 try:
     from backsurface.codec import encode as labels
+    from backsurface.codec import grid
 except ImportError:  # run from a checkout without PYTHONPATH=lib
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "lib"))
     from backsurface.codec import encode as labels
+    from backsurface.codec import grid
 
 # The paper's example annotation (Sec. 7-1), raw 512x424 frame coordinates.
 PAPER_EXAMPLE = np.array(
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         max(1, args.number // 100),
         args.repeat,
     )
-    n = labels.output_size(size, stride)
+    n = grid.output_size(size, stride)
     print(
         f"labels for one sample: input {size}x{size}, stride {stride} -> heatmaps ({n}, {n}, 11), "
         f"affinity fields ({n}, {n}, 10), mask (21,)"

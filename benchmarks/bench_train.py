@@ -55,8 +55,9 @@ def measure(backbone: str, profile: str, steps: int) -> dict:
             n += int(b[0].shape[0])
     pipeline_ips = n / (time.perf_counter() - t0)
 
-    cfg = train.TrainConfig(backbone, size, stages=stages, width=width, feature_channels=features, refine_kernel=7,
-                            batch_size=batch)
+    cfg = train.TrainConfig(backbone, size, stages=stages, width=width, refine_kernel=7, feature_channels=features,
+                            weights="none", weights_dir=None, epochs=1, batch_size=batch, learning_rate=1e-4, seed=0,
+                            strategy="default")
     strategy = train.make_strategy("default")
     model, optimizer, _ = train.build(cfg, strategy)
     step = train.train_step_fn(model, optimizer, strategy, batch)

@@ -1,6 +1,7 @@
 """The network, its loss and its training loop (TensorFlow, tiny sizes)."""
 
 import os
+import re
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -178,6 +179,8 @@ def test_a_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
     messages = []
     result = train.train(_config(epochs=1, learning_rate=5e-4), d, tmp_path, log=messages.append)
     assert result.resumed_from_epoch == 0 and any("starting afresh" in m for m in messages)
+    # one progress line per epoch: loss, throughput and the time left
+    assert re.fullmatch(r"resnet50 epoch 1/1  loss \d+\.\d{3}  \d+ s  \d+\.\d\d img/s  about 0 s left", messages[-1])
 
 
 def test_save_load_gives_identical_predictions_and_the_codec(tmp_path):
