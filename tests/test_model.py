@@ -130,7 +130,7 @@ def test_load_split_rejects_wrong_shapes(tmp_path):
 
 def _config(**kw):
     base = dict(backbone="resnet50", input_size=SIZE, stages=2, width=8, refine_kernel=7, feature_channels=8,
-                weights="none", weights_dir=None, epochs=2, batch_size=2, learning_rate=1e-3, seed=3,
+                weights="none", weights_dir=None, epochs=2, batch_size=2, learning_rate=1e-3, lr_schedule="constant", warmup_epochs=0, seed=3,
                 strategy="default")
     return train.TrainConfig(**(base | kw))
 

@@ -126,7 +126,9 @@ class Train(_Section):
     feature_channels: int = Field(ge=4, le=512)  # backbone features reduced to this many channels
     epochs: int = Field(ge=1, le=1000)
     batch_size: int = Field(ge=1, le=256)
-    learning_rate: float = Field(gt=0.0, le=1.0)
+    learning_rate: float = Field(gt=0.0, le=1.0)  # the peak rate of the schedule
+    lr_schedule: Literal["constant", "cosine"]  # cosine: linear warm-up, then cosine decay to 0 at the last step
+    warmup_epochs: int = Field(ge=0, le=1000)  # of the cosine schedule (ignored by constant)
     strategy: Literal["default", "mirrored", "one_device"]
 
     @model_validator(mode="after")

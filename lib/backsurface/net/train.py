@@ -53,6 +53,8 @@ class TrainConfig:
     epochs: int
     batch_size: int
     learning_rate: float
+    lr_schedule: str
+    warmup_epochs: int
     seed: int
     strategy: str
 
@@ -65,7 +67,8 @@ class TrainConfig:
         return cls(backbone=backbone, input_size=params.preprocess.input_size, stages=t.stages, width=t.width,
                    refine_kernel=t.refine_kernel, feature_channels=t.feature_channels, weights=t.weights,
                    weights_dir=t.weights_dir, epochs=t.epochs, batch_size=t.batch_size,
-                   learning_rate=t.learning_rate, seed=params.seed, strategy=t.strategy)
+                   learning_rate=t.learning_rate, lr_schedule=t.lr_schedule, warmup_epochs=t.warmup_epochs,
+                   seed=params.seed, strategy=t.strategy)
 
     @classmethod
     def for_leakage(cls, params) -> TrainConfig:
@@ -74,7 +77,8 @@ class TrainConfig:
         return cls(backbone=lk.backbone, input_size=params.preprocess.input_size, stages=lk.stages, width=lk.width,
                    refine_kernel=t.refine_kernel, feature_channels=lk.feature_channels, weights=t.weights,
                    weights_dir=t.weights_dir, epochs=lk.epochs, batch_size=t.batch_size,
-                   learning_rate=t.learning_rate, seed=params.seed, strategy=t.strategy)
+                   learning_rate=t.learning_rate, lr_schedule=t.lr_schedule,
+                   warmup_epochs=min(t.warmup_epochs, lk.epochs - 1), seed=params.seed, strategy=t.strategy)
 
     def fingerprint(self, data_digest: str) -> str:
         blob = json.dumps({**asdict(self), "data": data_digest, "format": CHECKPOINT_FORMAT}, sort_keys=True)
@@ -157,14 +161,32 @@ def _restore(model: keras.Model, optimizer, data: dict[str, np.ndarray]) -> None
         v.assign(data[f"optim_{i:04d}"])
 
 
-def build(config: TrainConfig, strategy: tf.distribute.Strategy):
+def learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """The optimizer's learning rate: ``config.learning_rate`` throughout (``constant``), or a linear warm-up from
+    0 over ``warmup_epochs`` followed by a cosine decay to 0 at the last step of ``epochs`` (``cosine``).
+
+    A schedule is a function of the optimizer's step counter, which the checkpoint holds: a resumed run continues
+    on the same curve."""
+    if config.lr_schedule == "constant":
+        return config.learning_rate
+    if config.lr_schedule != "cosine":
+        raise ValueError(f"train.lr_schedule must be constant or cosine, got {config.lr_schedule!r}")
+    total = config.epochs * steps_per_epoch
+    warmup = min(config.warmup_epochs, config.epochs - 1) * steps_per_epoch
+    if warmup == 0:
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=total)
+    return keras.optimizers.schedules.CosineDecay(0.0, decay_steps=total - warmup, warmup_target=config.learning_rate,
+                                                  warmup_steps=warmup)
+
+
+def build(config: TrainConfig, strategy: tf.distribute.Strategy, steps_per_epoch: int = 1):
     """Model and Adam optimizer created in the strategy's scope, seeded, optimizer variables built."""
     keras.utils.set_random_seed(config.seed)
     weights_path = resolve_weights(config.backbone, config.weights, config.weights_dir)
     with strategy.scope():
         model = build_model(config.backbone, config.input_size, config.stages, config.width,
                             config.refine_kernel, config.feature_channels, weights_path)
-        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+        optimizer = keras.optimizers.Adam(learning_rate=learning_rate(config, steps_per_epoch))
         optimizer.build(model.trainable_variables)
     label = f"imagenet ({weights_path})" if weights_path else "none (random init)"
     return model, optimizer, label
@@ -202,8 +224,8 @@ def train(
     tf.config.experimental.enable_op_determinism()
     log = log or (lambda _msg: None)
     strategy = make_strategy(config.strategy)
-    model, optimizer, weights_label = build(config, strategy)
     td = TrainingData(data)
+    model, optimizer, weights_label = build(config, strategy, td.steps_per_epoch(config.batch_size))
     if td.output_size != model.outputs[0].shape[1]:
         raise ValueError(f"labels are {td.output_size}² but {config.backbone} at {config.input_size}² outputs "
                          f"{model.outputs[0].shape[1]}²: labels and training must use the same input size/stride")

@@ -1,0 +1,174 @@
+"""Training ablations on the study's labels: one backbone retrained with some ``train.*`` keys changed, scored on
+the train and the test split with the evaluation's in-plane error, so under- and over-fitting show side by side.
+
+    python tools/ablate.py run NAME [-S train.KEY=VALUE ...] [--backbone resnet50]
+    python tools/ablate.py table [--out reports/ablation/training.md]
+
+``run`` reads params.yaml, applies the ``-S`` changes (YAML values; only ``train.*`` keys, since the labels on disk
+were made with the rest), trains ``--backbone`` on ``artifacts/labels/train.npz`` (checkpoints under
+``build/ablation/NAME``: an interrupted run resumes), and writes ``reports/ablation/runs/NAME.json``: the changes,
+the training configuration, the commit, the machine, the training time, and per split the in-plane mean (with its
+subject-bootstrap 95% CI), median, share within 10 mm, mean per landmark, and the 3D error.  A run without changes
+is the committed default: when its configuration equals the pipeline model's card the pipeline's model is scored
+instead of trained again (same configuration and data: same weights).  ``table`` gathers every run into one
+Markdown table.  Needs ``dvc repro`` to have produced ``artifacts/labels``, ``artifacts/raw`` and the models.
+Bad input (an unknown or non-train key, a name that is not a safe file name): one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "lib"))
+
+from backsurface.core import contract  # noqa: E402
+from backsurface.core.atomic import write_json, write_text  # noqa: E402
+from backsurface.core.landmarks import KEYS  # noqa: E402
+from backsurface.core.params import ParamsError, load  # noqa: E402
+
+RUNS = ROOT / "reports" / "ablation" / "runs"
+
+
+class AblationError(ValueError):
+    """Bad command-line input; the message names the key or the run."""
+
+
+def parse_changes(pairs: list[str]) -> dict[str, object]:
+    """``train.KEY=VALUE`` strings → ``{KEY: value}`` (values parsed as YAML scalars)."""
+    changes = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.startswith("train.") or key.count(".") != 1:
+            raise AblationError(f"-S {pair!r}: expected train.KEY=VALUE (only training keys vary on the labels on "
+                                f"disk; data or label keys need their own `dvc exp run`)")
+        changes[key.split(".", 1)[1]] = yaml.safe_load(value)
+    return changes
+
+
+def study_params(changes: dict[str, object]):
+    """params.yaml with the training changes merged in, validated like any profile."""
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        yaml.safe_dump({"train": changes}, f)
+    try:
+        return load(ROOT / "params.yaml", f.name if changes else None)
+    finally:
+        Path(f.name).unlink()
+
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "lib"], capture_output=True,
+                               text=True).stdout.strip()
+        return out.stdout.strip() + ("+changes" if dirty else "")
+    except OSError:
+        return "unknown"
+
+
+def split_scores(loc_score: tuple) -> dict:
+    loc, s = loc_score
+    i, lo, hi = s["inplane_mre_mm_ci"]
+    return {"inplane_mre_mm": i, "inplane_mre_mm_ci": [lo, hi], "inplane_median_mm": s["inplane"]["Total"]["median_mm"],
+            "inplane_sdr_10mm_pct": s["inplane"]["Total"]["within_10mm"],
+            "inplane_mre_mm_by_landmark": {k: s["inplane"][k]["mean_mm"] for k in KEYS},
+            "mean_error_mm": s["mean_error_mm_ci"][0]}
+
+
+def run(name: str, changes: dict[str, object], backbone: str) -> Path:
+    from backsurface.net import inference, model_file
+    from backsurface.net import train as training
+    from backsurface.net.tfdata import load_split
+    from backsurface.evaluation import scoring
+
+    contract.check_id(name, "run name")
+    params = study_params(changes)
+    config = training.TrainConfig.from_params(params, backbone)
+    pipeline_model = ROOT / "artifacts" / "models" / backbone / "model.keras"
+    splits = {s: load_split(ROOT / "artifacts" / "labels" / f"{s}.npz") for s in ("train", "test")}
+    card = model_file.read_card(pipeline_model) if pipeline_model.exists() else {}
+    t0 = time.perf_counter()
+    if card.get("config") == dataclasses.asdict(config):
+        print(f"{name}: configuration of the pipeline's {backbone}: scoring {pipeline_model}")
+        model, codec = model_file.load(pipeline_model)
+        seconds, reused = card.get("train_seconds"), True
+    else:
+        from backsurface.codec.label_codec import LabelCodec
+
+        result = training.train(config, splits["train"], ROOT / "build" / "ablation" / name)
+        model, codec = result.model, LabelCodec.from_params(params)
+        seconds, reused = sum(r["seconds"] for r in result.history), False
+    depths_ids = np.concatenate([d["ids"] for d in splits.values()])
+    from backsurface.evaluation.scoring import raw_depths
+
+    depths = raw_depths(ROOT / "artifacts" / "raw", depths_ids)
+    out = {"name": name, "backbone": backbone, "changes": changes, "config": dataclasses.asdict(config),
+           "commit": _commit(), "machine": f"{platform.machine()} CPU, {platform.node()}",
+           "train_seconds": seconds, "scored_pipeline_model": reused, "wall_seconds": time.perf_counter() - t0}
+    for split, data in splits.items():
+        outputs = inference.stage_outputs(model, data["images"])
+        out[split] = split_scores(scoring.evaluate_outputs(outputs[-2], outputs[-1], data, depths, codec,
+                                                           params.evaluate, params.seed))
+    path = write_json(RUNS / f"{name}.json", out)
+    print(f"{name}: train {out['train']['inplane_mre_mm']:.2f} mm, test {out['test']['inplane_mre_mm']:.2f} mm "
+          f"in-plane -> {path.relative_to(ROOT)}")
+    return path
+
+
+def table(out: Path) -> str:
+    rows = []
+    for path in sorted(RUNS.glob("*.json")):
+        r = json.loads(path.read_text())
+        change = ", ".join(f"{k}={v}" for k, v in r["changes"].items()) or "committed default"
+        rows.append({"run": r["name"], "backbone": r["backbone"], "change": change,
+                     "train in-plane mm": r["train"]["inplane_mre_mm"], "test in-plane mm": r["test"]["inplane_mre_mm"],
+                     "test 95% CI": "{:.1f}–{:.1f}".format(*r["test"]["inplane_mre_mm_ci"]),
+                     "test ≤10 mm %": r["test"]["inplane_sdr_10mm_pct"],
+                     **{k: r["test"]["inplane_mre_mm_by_landmark"][k] for k in KEYS},
+                     "train min": (r["train_seconds"] or float("nan")) / 60, "commit": r["commit"]})
+    if not rows:
+        raise AblationError(f"{RUNS}: no runs yet (python tools/ablate.py run NAME ...)")
+    df = pd.DataFrame(rows)
+    machines = sorted({json.loads(p.read_text())["machine"] for p in RUNS.glob("*.json")})
+    md = ("Training ablations (`tools/ablate.py`): one backbone retrained on the study's labels with one change, "
+          "same seed and data; in-plane error (mm) on the train and test split, the test split per landmark. "
+          f"Machine: {'; '.join(machines)}.\n\n" + df.to_markdown(index=False, floatfmt=".1f") + "\n")
+    write_text(out, md)
+    return md
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="tools/ablate.py", description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run")
+    r.add_argument("name")
+    r.add_argument("-S", "--set", action="append", default=[], metavar="train.KEY=VALUE")
+    r.add_argument("--backbone", default="resnet50")
+    t = sub.add_parser("table")
+    t.add_argument("--out", type=Path, default=ROOT / "reports" / "ablation" / "training.md")
+    args = ap.parse_args(argv)
+    try:
+        if args.command == "run":
+            run(args.name, parse_changes(args.set), args.backbone)
+        else:
+            print(table(args.out))
+    except (AblationError, ParamsError, contract.ContractError, ValueError) as exc:
+        print(f"tools/ablate.py: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
