@@ -47,6 +47,29 @@ def test_label_heatmaps_localise_to_the_true_points_in_pixels_and_mm():
     assert all(v > 0.5 for v in s["link_score_mean"].values())  # short links at 96² blend with 0 at the ends
 
 
+def test_perfect_predictions_have_a_surface_floor_of_exactly_zero():
+    data, heat, pafs, depths = _split()
+    true_surface = evaluation.surface_points(depths, data["ids"], data["points_raw"], 1700.0)
+    again = evaluation.surface_points(depths, data["ids"], data["points_raw"].copy(), 1700.0)
+    assert np.isfinite(true_surface).all() and np.all(np.linalg.norm(again - true_surface, axis=-1) == 0.0)
+    # the decoded label heatmaps: sub-1e-4 px off, the same depth pixels: a floor of a few nanometres
+    decoded = evaluation.localise(heat, pafs, data, depths, codec(SIZE))
+    assert np.array_equal(decoded.true_surface_mm, true_surface)
+    assert np.nanmax(decoded.surface_errors_mm) < 1e-3 and np.nanmax(decoded.inplane_errors_mm) < 1e-3
+    s = evaluation.score(decoded, 150.0, 0.2, n_boot=20, seed=0)
+    assert s["surface_mre_mm_ci"][0] < 1e-3 and s["inplane"]["Total"]["within_2mm"] == 100.0
+
+
+def test_a_prediction_shifted_on_the_plane_scores_its_shift_in_plane():
+    data, heat, pafs, depths = _split(2)
+    shifted = np.roll(heat, 1, axis=2)  # one output cell to the right: stride input px
+    loc = evaluation.localise(shifted, pafs, data, depths, codec(SIZE))
+    step_raw = codec(SIZE).stride / data["transforms"][0][0]  # input px → raw px (scale_x)
+    assert np.allclose(loc.pred_raw[..., 0] - loc.true_raw[..., 0], step_raw, atol=1e-3)
+    assert np.allclose(loc.inplane_errors_mm, step_raw * loc.true_mm[..., 2] / camera.KINECT_V2.fx, atol=1e-2)
+    assert np.all(loc.surface_errors_mm >= loc.inplane_errors_mm * 0.99)  # the tilted plane adds relief, never less
+
+
 def test_a_prediction_off_the_body_still_counts_as_an_error():
     data, heat, pafs, depths = _split()
     heat = heat.copy()
@@ -77,7 +100,7 @@ def test_tables_have_the_paper_layout():
 def test_examples_are_typical_then_worst_without_repeats():
     data, heat, pafs, depths = _split(3)
     loc = evaluation.localise(heat, pafs, data, depths, codec(SIZE))
-    loc.pred_mm[2] += 50.0
+    loc.pred_raw[2] += 5.0
     rows = evaluation.pick_examples(loc, n_typical=2, n_worst=1)
     assert rows[-1] == 2 and len(set(rows)) == 3
 

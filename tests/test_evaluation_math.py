@@ -128,7 +128,7 @@ def test_error_summary_known_values():
     e[:, 0] = [2.0, 8.0, 12.0, 30.0]
     s = metrics.error_summary(e)["VP"]
     assert s["n"] == 4 and s["mean_mm"] == pytest.approx(13.0) and s["median_mm"] == pytest.approx(10.0)
-    assert (s["within_5mm"], s["within_10mm"], s["within_15mm"], s["within_20mm"]) == (25.0, 50.0, 75.0, 75.0)
+    assert (s["within_2mm"], s["within_5mm"], s["within_10mm"], s["within_20mm"]) == (0.0, 25.0, 50.0, 75.0)
     assert metrics.error_summary(e)["NC"]["n"] == 0
 
 
@@ -169,3 +169,18 @@ def test_surface_depth_falls_back_to_a_wider_window_off_the_silhouette():
     assert np.isnan(surface_depth(depth, uv, 1700.0)).all()
     z = surface_depth(depth, uv, 1700.0, fallback_window=8)
     assert z[0] == 1500.0 and np.isnan(z[1])
+
+
+@settings(max_examples=50, deadline=None)
+@given(du=st.floats(-50, 50), dv=st.floats(-50, 50), z=st.floats(500, 4000))
+def test_inplane_error_is_the_pixel_offset_at_the_true_depth(du, dv, z):
+    true = np.array([[256.0, 212.0]])
+    e = metrics.inplane_errors_mm(true + [du, dv], true, np.array([z]))
+    assert e[0] == pytest.approx(np.hypot(du, dv) * z / KINECT_V2.fx, rel=1e-12, abs=1e-12)
+
+
+def test_inplane_error_known_value_and_missing_points():
+    # 10 raw px to the right at 1461.824 mm: 10 · 1461.824 / 365.456 = 40 mm exactly
+    e = metrics.inplane_errors_mm(np.array([[110.0, 50.0], [np.nan, 1.0]]), np.array([[100.0, 50.0], [1.0, 1.0]]),
+                                  np.array([4 * 365.456, 1500.0]))
+    assert e[0] == pytest.approx(40.0) and np.isnan(e[1])

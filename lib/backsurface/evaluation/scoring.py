@@ -19,7 +19,7 @@ from backsurface.codec.label_codec import LabelCodec
 from backsurface.core import arrayfile, contract
 from backsurface.core.camera import KINECT_V2
 from backsurface.core.landmarks import KEYS
-from backsurface.data.surface import points_3d
+from backsurface.data.surface import SILHOUETTE_WINDOW, points_3d
 from backsurface.evaluation import metrics
 
 FLOOR = "labels (floor)"
@@ -40,10 +40,23 @@ class Localised:
     true_mm: np.ndarray
     link_scores: np.ndarray  # (N, 5)
     off_body: np.ndarray  # (N, 10) no body depth under the prediction: placed at the true depth
+    pred_surface_mm: np.ndarray  # (N, 10, 3) predicted pixel lifted like the true one (see metrics)
+    true_surface_mm: np.ndarray  # (N, 10, 3) true pixel lifted through the depth lookup
 
     @property
     def errors_mm(self) -> np.ndarray:
+        """3D error against the annotated (mesh) point."""
         return metrics.errors_mm(self.pred_mm, self.true_mm)
+
+    @property
+    def inplane_errors_mm(self) -> np.ndarray:
+        """In-plane error: the raw-pixel offset scaled at the true landmark's depth (the headline)."""
+        return metrics.inplane_errors_mm(self.pred_raw, self.true_raw, self.true_mm[..., 2])
+
+    @property
+    def surface_errors_mm(self) -> np.ndarray:
+        """Surface error: both pixels lifted through the same depth lookup (0 for a perfect prediction)."""
+        return metrics.errors_mm(self.pred_surface_mm, self.true_surface_mm)
 
     @property
     def errors_px(self) -> np.ndarray:
@@ -62,12 +75,32 @@ def raw_depths(raw_dir: str | Path, ids: np.ndarray) -> dict[str, np.ndarray]:
     return {i: contract.read_depth(raw_dir / by_id[i].image).astype(np.float64) for i in sorted(set(map(str, ids)))}
 
 
+def surface_points(depths: dict[str, np.ndarray], ids: np.ndarray, uv: np.ndarray, threshold_mm: float) -> np.ndarray:
+    """Raw-frame pixels (N, K, 2) of the images ``ids`` lifted to 3D through the one depth lookup both sides of the
+    surface error use (median depth under the pixel, silhouette fallback window); NaN where no body is near."""
+    return np.stack([points_3d(depths[i], p, threshold_mm, fallback_window=SILHOUETTE_WINDOW) for i, p in zip(ids, uv)])
+
+
+def surface_pair(depths: dict[str, np.ndarray], ids: np.ndarray, pred_raw: np.ndarray, true_raw: np.ndarray,
+                 threshold_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted and true pixels lifted for the surface error (:func:`surface_points`); a predicted pixel with no
+    body near it is placed in the plane of the true surface point's depth, so it counts instead of dropping out."""
+    pred_surface, true_surface = (surface_points(depths, ids, uv, threshold_mm) for uv in (pred_raw, true_raw))
+    no_surface = (np.isnan(pred_surface).any(axis=-1) & ~np.isnan(true_surface).any(axis=-1)
+                  & np.isfinite(pred_raw).all(axis=-1))
+    if no_surface.any():
+        pred_surface[no_surface] = KINECT_V2.back_project(pred_raw[no_surface], true_surface[no_surface][:, 2])
+    return pred_surface, true_surface
+
+
 def localise(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray], depths: dict[str, np.ndarray],
              codec: LabelCodec) -> Localised:
     """Decode final-stage outputs of one split and place the landmarks in 3D on the raw depth.
 
     A predicted point with no valid body depth under it (off the body) is placed at the true landmark's
-    depth, so it still counts, as an error in that plane, instead of dropping out of the metrics."""
+    depth, so it still counts, as an error in that plane, instead of dropping out of the metrics.  For the surface
+    error both pixels are lifted with the silhouette fallback window (:data:`SILHOUETTE_WINDOW`); a predicted
+    pixel with no body within it is placed at the true surface point's depth the same way."""
     threshold_mm = codec.threshold_mm
     pred_in, conf = codec.decode(heatmaps)
     pred_raw = codec.to_raw(pred_in, data["transforms"])
@@ -83,9 +116,10 @@ def localise(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray]
     off_body = np.isnan(pred_mm).any(axis=-1) & ~np.isnan(true_mm).any(axis=-1)
     if off_body.any():
         pred_mm[off_body] = KINECT_V2.back_project(pred_raw[off_body], true_mm[off_body][:, 2])
+    pred_surface, true_surface = surface_pair(depths, ids, pred_raw, true_raw, threshold_mm)
     links = np.stack([codec.link_scores(p, q) for p, q in zip(pafs, pred_in)])
     return Localised(ids, np.asarray(data["subject_ids"]).astype(str), pred_in, pred_raw, conf, pred_mm,
-                     true_raw, true_mm, links, off_body)
+                     true_raw, true_mm, links, off_body, pred_surface, true_surface)
 
 
 def evaluate_outputs(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray],
@@ -96,12 +130,23 @@ def evaluate_outputs(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.
 
 
 def score(loc: Localised, pck_mm: float, pdj_fraction: float, n_boot: int, seed: int) -> dict:
-    """Every metric of one model on one split, headline numbers with bootstrap 95% CIs over subjects."""
+    """Every metric of one model on one split, headline numbers with bootstrap 95% CIs over subjects.
+
+    ``inplane``, ``surface`` and ``errors`` (3D against the mesh point) are :func:`metrics.error_summary` tables of the
+    three millimetre errors; PCK and PDJ are computed on the 3D error, as the paper's side-by-side needs."""
     e = loc.errors_mm
+    inplane, surface = loc.inplane_errors_mm, loc.surface_errors_mm
     pck = metrics.pck_correct(e, pck_mm)
     pdj = metrics.pdj_correct(e, loc.true_mm, pdj_fraction)
     groups = loc.subject_ids
     out = {
+        "inplane": metrics.error_summary(inplane),
+        "inplane_mre_mm_ci": metrics.bootstrap_mean(inplane, groups, n_boot, seed=seed),
+        "inplane_sdr_10mm_ci": metrics.bootstrap_ci(metrics.pck_correct(inplane, 10.0), groups, n_boot, seed=seed),
+        "surface": metrics.error_summary(surface),
+        "surface_mre_mm_ci": metrics.bootstrap_mean(surface, groups, n_boot, seed=seed),
+        "n_no_surface_truth": int((np.isnan(loc.true_surface_mm).any(axis=-1)
+                                   & ~np.isnan(loc.true_raw).any(axis=-1)).sum()),
         "pck": metrics.per_landmark(pck),
         "pdj": metrics.per_landmark(pdj),
         "pck_ci": metrics.bootstrap_ci(pck, groups, n_boot, seed=seed),
@@ -131,34 +176,44 @@ def accuracy_table(scores: dict[tuple[str, str], dict], metric: str) -> pd.DataF
 
 
 def headline_table(scores: dict[tuple[str, str], dict]) -> pd.DataFrame:
-    """Total PCK, PDJ and mean 3D error with their bootstrap 95% CIs, per backbone and split."""
+    """Per backbone and split: in-plane error (mean with bootstrap 95% CI, median, % within 10 mm), surface error,
+    3D error against the mesh point, PCK and PDJ (on the 3D error) with their CIs."""
     rows = []
     for (backbone, split), s in scores.items():
+        i, il, ih = s["inplane_mre_mm_ci"]
         p, pl, ph = s["pck_ci"]
         d, dl, dh = s["pdj_ci"]
         m, ml, mh = s["mean_error_mm_ci"]
-        rows.append({"backbone": backbone, "split": split, "PCK %": p, "PCK 95% CI": f"{pl:.1f}–{ph:.1f}",
-                     "PDJ %": d, "PDJ 95% CI": f"{dl:.1f}–{dh:.1f}", "mean error mm": m,
-                     "error 95% CI": f"{ml:.1f}–{mh:.1f}", "images": s["n_images"], "subjects": s["n_subjects"]})
+        rows.append({"backbone": backbone, "split": split, "in-plane mm": i, "in-plane 95% CI": f"{il:.1f}–{ih:.1f}",
+                     "in-plane median mm": s["inplane"]["Total"]["median_mm"],
+                     "within 10 mm %": s["inplane"]["Total"]["within_10mm"],
+                     "surface mm": s["surface_mre_mm_ci"][0], "3D (mesh) mm": m, "3D 95% CI": f"{ml:.1f}–{mh:.1f}",
+                     "PCK %": p, "PCK 95% CI": f"{pl:.1f}–{ph:.1f}", "PDJ %": d, "PDJ 95% CI": f"{dl:.1f}–{dh:.1f}",
+                     "images": s["n_images"], "subjects": s["n_subjects"]})
     return pd.DataFrame(rows)
 
 
-def error_table(scores: dict[tuple[str, str], dict], split: str = "test") -> pd.DataFrame:
-    """Mean ± SD error (mm) and % within 5/10/15/20 mm per landmark, one block per backbone."""
+ERROR_KINDS = {"inplane": "in-plane", "surface": "surface", "errors": "3D (mesh point)"}
+"""The three millimetre errors of :func:`score`, by their key, with the name the reports give them."""
+
+
+def error_table(scores: dict[tuple[str, str], dict], split: str = "test", kind: str = "inplane") -> pd.DataFrame:
+    """Mean ± SD error (mm) and % within 2/5/10/20 mm per landmark, one block per backbone; ``kind`` is a key of
+    :data:`ERROR_KINDS`."""
     rows = []
     for (backbone, sp), s in scores.items():
         if sp != split:
             continue
-        for k, r in s["errors"].items():
+        for k, r in s[kind].items():
             rows.append({"backbone": backbone, "landmark": k, **r})
     return pd.DataFrame(rows)
 
 
 def error_long(locs: dict[str, Localised]) -> pd.DataFrame:
-    """Long table of 3D errors: one row per (backbone, image, landmark) with a true landmark."""
+    """Long table of in-plane errors: one row per (backbone, image, landmark) with a true landmark."""
     frames = []
     for backbone, loc in locs.items():
-        e = loc.errors_mm
+        e = loc.inplane_errors_mm
         n, k = np.nonzero(~np.isnan(e))
         frames.append(pd.DataFrame({"backbone": backbone, "id": loc.ids[n], "landmark": np.asarray(KEYS)[k],
                                     "error_mm": e[n, k]}))
@@ -166,8 +221,8 @@ def error_long(locs: dict[str, Localised]) -> pd.DataFrame:
 
 
 def per_image_error(loc: Localised) -> np.ndarray:
-    """Mean 3D error of each image over its true landmarks (NaN for an image without any)."""
-    e = loc.errors_mm
+    """Mean in-plane error of each image over its true landmarks (NaN for an image without any)."""
+    e = loc.inplane_errors_mm
     n = (~np.isnan(e)).sum(axis=1)
     return np.where(n > 0, np.nansum(e, axis=1) / np.maximum(n, 1), np.nan)
 
@@ -201,16 +256,29 @@ def save_predictions(path: str | Path, loc: Localised) -> Path:
 
 
 def best_backbone(scores: dict[tuple[str, str], dict], backbones) -> str:
-    """The backbone with the highest total PDJ on the test split (the first of equals)."""
-    return max(backbones, key=lambda bb: scores[(bb, "test")]["pdj"]["Total"])
+    """The backbone with the lowest mean in-plane error on the test split (the first of equals)."""
+    return min(backbones, key=lambda bb: scores[(bb, "test")]["inplane_mre_mm_ci"][0])
+
+
+def headline_metrics(s: dict) -> dict:
+    """The headline numbers of one score (:func:`score`), each key naming its unit: in-plane error (mean, median,
+    % within 10 mm, mean per landmark), surface and 3D error, PCK and PDJ."""
+    return {"inplane_mre_mm": s["inplane_mre_mm_ci"][0], "inplane_median_mm": s["inplane"]["Total"]["median_mm"],
+            "inplane_sdr_10mm_pct": s["inplane"]["Total"]["within_10mm"],
+            "inplane_mre_mm_by_landmark": {k: s["inplane"][k]["mean_mm"] for k in KEYS},
+            "surface_mre_mm": s["surface_mre_mm_ci"][0], "mean_error_mm": s["mean_error_mm_ci"][0],
+            "pck": s["pck"]["Total"], "pdj": s["pdj"]["Total"]}
 
 
 def metrics_summary(scores: dict[tuple[str, str], dict], curves: dict[str, tuple], backbones, best: str) -> dict:
-    """The evaluation stage's metrics: backbone → split → total PCK, PDJ, mean 3D error; test PCK-curve AUC."""
-    summary = {bb: {split: {"pck": scores[(bb, split)]["pck"]["Total"], "pdj": scores[(bb, split)]["pdj"]["Total"],
-                            "mean_error_mm": scores[(bb, split)]["mean_error_mm_ci"][0]}
-                    for split in ("train", "test")} for bb in backbones}
+    """The evaluation stage's metrics: backbone → split → :func:`headline_metrics`, the test PCK-curve AUC, and
+    the measurement floor (the label heatmaps decoded like a prediction) under ``labels_floor``."""
+    summary = {bb: {split: headline_metrics(scores[(bb, split)]) for split in ("train", "test")} for bb in backbones}
     for bb, (_, _, auc) in curves.items():
         summary[bb]["test"]["pck_auc"] = auc
+    if (FLOOR, "test") in scores:
+        summary["labels_floor"] = {split: {k: v for k, v in headline_metrics(scores[(FLOOR, split)]).items()
+                                           if k in ("inplane_mre_mm", "surface_mre_mm", "mean_error_mm")}
+                                   for split in ("train", "test")}
     summary["best_backbone"] = best
     return summary

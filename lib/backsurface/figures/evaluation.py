@@ -101,13 +101,13 @@ def accuracy_bars(table: pd.DataFrame, metric: str, split: str):
     return fig
 
 
-def error_distributions(errors: pd.DataFrame, clip_mm: float = 100.0):
-    """3D error per landmark (test split), one box per backbone; errors above ``clip_mm`` drawn at the edge."""
+def error_distributions(errors: pd.DataFrame, clip_mm: float = 60.0):
+    """In-plane error per landmark (test split), one box per backbone; errors above ``clip_mm`` drawn at the edge."""
     df = errors.assign(error_mm=errors["error_mm"].clip(upper=clip_mm))
     fig, ax = plt.subplots(figsize=(11, 3.8))
     sns.boxplot(data=df, x="landmark", y="error_mm", hue="backbone", ax=ax, fliersize=1.5, linewidth=0.8)
-    ax.set_ylabel(f"3D error (mm, clipped at {clip_mm:g})")
-    ax.set_title("error per landmark, test split", fontsize=10)
+    ax.set_ylabel(f"in-plane error (mm, clipped at {clip_mm:g})")
+    ax.set_title("in-plane error per landmark, test split", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -130,19 +130,46 @@ def pck_curves(curves: dict[str, tuple[np.ndarray, np.ndarray, float]], title: s
 
 
 def protocol_bars(table: pd.DataFrame):
-    """Split-leakage experiment: train and test mean error and PDJ per protocol (subject vs image split)."""
+    """Split-leakage experiment: train and test mean in-plane error and PDJ per protocol (subject vs image split)."""
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
-    for ax, (metric, unit) in zip(axes, (("mean error mm", "mm"), ("PDJ %", "%"))):
+    for ax, (metric, unit) in zip(axes, (("in-plane error mm", "mm"), ("PDJ %", "%"))):
         df = table.melt(id_vars=["protocol"], value_vars=[f"train {metric}", f"test {metric}"], var_name="side",
                         value_name=metric)
         df["side"] = df["side"].str.split().str[0]
         sns.barplot(data=df, x="side", y=metric, hue="protocol", ax=ax)
         ax.set_ylabel(f"{metric.split(' mm')[0].split(' %')[0]} ({unit})")
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_title("3D error: lower is better", fontsize=9)
+    axes[0].set_title("in-plane error: lower is better", fontsize=9)
     axes[1].set_title("PDJ: higher is better", fontsize=9)
     for ax in axes:
         ax.legend(title="protocol", fontsize=7, title_fontsize=7, loc="lower center", framealpha=0.9)
     fig.suptitle("subject-level split (this study) vs image-level split after augmentation (paper)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def cohort_errors(table: pd.DataFrame, reference: dict[str, float] | None = None, limit: float = 1.5):
+    """Mean in-plane error per new cohort (all frames), one bar per backbone with its 95% CI; each backbone's
+    test-split error (dotted) and ``limit`` × it (dashed) where ``reference`` is given."""
+    df = table[table["group"] == "all"].reset_index(drop=True)
+    cohorts, backbones = list(dict.fromkeys(df["cohort"])), list(dict.fromkeys(df["backbone"]))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(cohorts) + 2), 3.8))
+    width = 0.8 / len(backbones)
+    for b, (bb, colour) in enumerate(zip(backbones, sns.color_palette(n_colors=len(backbones)))):
+        rows = df[df["backbone"] == bb].set_index("cohort").reindex(cohorts)
+        lo_hi = np.array([[float(v) for v in ci.split("–")] for ci in rows["95% CI"]])
+        x = np.arange(len(cohorts)) + (b - (len(backbones) - 1) / 2) * width
+        mean = rows["in-plane mm"].to_numpy(float)
+        ax.bar(x, mean, width, color=colour, label=bb,
+               yerr=np.abs(np.stack([mean - lo_hi[:, 0], lo_hi[:, 1] - mean])), capsize=2, error_kw={"lw": 0.8})
+        if reference is not None:
+            ax.axhline(reference[bb], color=colour, ls=":", lw=1)
+            ax.axhline(limit * reference[bb], color=colour, ls="--", lw=0.8)
+    ax.set_xticks(np.arange(len(cohorts)), cohorts, fontsize=8)
+    ax.set_ylabel("in-plane error (mm, mean, 95% CI)")
+    title = "new cohorts" + (f": dotted = test split, dashed = {limit:g}× test split" if reference else "")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
