@@ -291,6 +291,16 @@ def test_4_a_duplicate_subject_row_is_refused_naming_file_and_id(cohort):
     assert str(table) in one_line(str(e.value)) and snapshot(cohort) == before
 
 
+def test_4_subject_ids_that_differ_only_in_case_are_one_subject_twice(cohort):
+    table = cohort / contract.COHORT
+    table.write_text(table.read_text() + "s1,M\n")
+    before = snapshot(cohort)
+    message = r"cohort\.csv: subject_ids 'S1' \(row 1\) and 's1' \(row 3\) differ only in case"
+    with pytest.raises(contract.ContractError, match=message):
+        contract.read_cohort(cohort)
+    assert snapshot(cohort) == before
+
+
 def test_4_neighbours_two_recordings_of_one_subject_must_agree(tmp_path):
     a, b = recording(0, "S1"), recording(1, "S1")
     b = Recording(**{**b.__dict__, "subject": {"subject_id": "S1", "sex": "M"}})

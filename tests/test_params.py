@@ -109,6 +109,39 @@ def test_clinical_cohort_is_new_people_with_the_clinical_size():
     assert v.acquire.cohort.deformity_share == p.clinical.deformity_share and v.acquire.sensor == p.acquire.sensor
 
 
+def test_generalisation_cohorts_are_new_people_with_their_shifts():
+    p = P.load(ROOT / "params.yaml")
+    seeds = set()
+    for i, name in enumerate(p.generalise.cohorts):
+        v = P.shifted_cohort_params(p, name)
+        seeds.add(v.seed)
+        assert v.seed == p.seed + 10 + i and v.acquire.cohort.n_subjects == p.generalise.n_subjects
+        for section, values in p.generalise.cohorts[name].items():
+            assert all(getattr(getattr(v.acquire, section), k) == val for k, val in values.items())
+        assert v.preprocess == p.preprocess  # the study's preprocessing, as trained
+    assert len(seeds) == len(p.generalise.cohorts) and not seeds & {p.seed, p.seed + 1}
+    # a cohort standing beyond the fixed threshold is allowed here, on purpose
+    far = p.model_dump()
+    far["generalise"]["cohorts"] = {"far": {"sensor": {"distance_mm": 1800.0, "distance_jitter_mm": 100.0}}}
+    assert P.shifted_cohort_params(P.validate(far), "far").acquire.sensor.distance_mm == 1800.0
+    with pytest.raises(P.ParamsError, match="no cohort 'near'"):
+        P.shifted_cohort_params(p, "near")
+
+
+@pytest.mark.parametrize("cohorts, message", [
+    ({"x": {"cohort": {"age_mni": 50.0}}}, r"generalise: cohorts.x.cohort.age_mni: cannot be shifted"),
+    ({"x": {"subject": {"age_min": 50.0}}}, r"generalise: cohorts.x.subject: unknown section"),
+    ({"x": {"cohort": {"n_subjects": 5}}}, r"cohorts.x.cohort.n_subjects: cannot be shifted"),
+    ({"../x": {}}, r"cohorts.../x: the name"),
+    ({}, r"cohorts must name at least one cohort"),
+])
+def test_generalisation_shifts_are_checked_naming_the_key(cohorts, message):
+    data = P.load(ROOT / "params.yaml").model_dump()
+    data["generalise"]["cohorts"] = cohorts
+    with pytest.raises(P.ParamsError, match=message):
+        P.validate(data)
+
+
 def test_environment_yml_installs_the_project_with_pyproject_pins():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     py = [d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python=")]

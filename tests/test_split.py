@@ -16,7 +16,7 @@ from backsurface.data.split import split_by_image, split_by_subject
 )
 def test_no_subject_on_both_sides(subjects, data, seed):
     n_subjects = len(set(subjects))
-    n_test = data.draw(st.integers(1, n_subjects - 1))
+    n_test = data.draw(st.integers(1, n_subjects // 2))
     train, test = split_by_subject(subjects, n_test, seed)
     ids = np.asarray(subjects)
     assert train.dtype == bool and train.shape == test.shape == ids.shape
@@ -39,7 +39,7 @@ def test_paper_counts_with_string_ids():
     assert not np.array_equal(other, test)
 
 
-@pytest.mark.parametrize("n_test", [0, -1, 3, 4])
+@pytest.mark.parametrize("n_test", [0, -1, 2, 3, 4])
 def test_subject_split_refuses_impossible_sizes(n_test):
     with pytest.raises(ValueError, match="n_test"):
         split_by_subject(["a", "a", "b", "c"], n_test, seed=0)
@@ -60,3 +60,10 @@ def test_image_split_is_leaky_but_deterministic():
     for bad in (0, 525, 600):
         with pytest.raises(ValueError, match="n_test"):
             split_by_image(525, bad, seed=0)
+
+
+def test_at_most_half_the_subjects_are_test_subjects_whatever_the_cohort():
+    ids = [f"S{i}" for i in range(7)]  # an imported cohort: params check cannot know its size
+    assert split_by_subject(ids, 3, seed=0)[1].sum() == 3
+    with pytest.raises(ValueError, match=r"n_test \(4\) leaves 3 of the 7 subjects .* at most half the subjects \(3\)"):
+        split_by_subject(ids, 4, seed=0)

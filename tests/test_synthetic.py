@@ -130,6 +130,20 @@ def test_cohort_draws_the_papers_demographics(body):
     assert all(s.phenotype.gender > 0.5 for s in subjects if s.sex == "F")
 
 
+def test_a_heavier_cohort_squeezes_the_weight_law_and_weight_min_0_changes_nothing(body):
+    from backsurface.acquisition.synthetic.body import PhenotypePrior
+    from backsurface.acquisition.synthetic.cohort import sample_cohort
+
+    prior = PhenotypePrior(body)
+    base = sample_cohort(CohortSpec(n_subjects=30, n_female=15, seed=3), prior)
+    same = sample_cohort(CohortSpec(n_subjects=30, n_female=15, weight_min=0.0, seed=3), prior)
+    heavy = sample_cohort(CohortSpec(n_subjects=30, n_female=15, weight_min=0.6, seed=3), prior)
+    assert base == same
+    w, wh = (np.array([s.phenotype.weight for s in c]) for c in (base, heavy))
+    np.testing.assert_allclose(wh, 0.6 + 0.4 * w)  # the same draws, squeezed into [0.6, 1]
+    assert [s.age for s in heavy] == [s.age for s in base]
+
+
 def test_frames_look_like_kinect_v2(synthetic):
     rec = next(iter(synthetic))
     assert rec.depth.shape == (camera.HEIGHT, camera.WIDTH) and rec.depth.dtype == np.uint16

@@ -133,8 +133,8 @@ def cohort_spec(params):
     return CohortSpec(
         n_subjects=c.n_subjects, n_female=c.n_female, age_min=c.age_min, age_max=c.age_max,
         deformity_share=c.deformity_share, cobb_max_deg=c.cobb_max_deg, sway_deg=c.sway_deg,
-        distance_mm=s.distance_mm, distance_jitter_mm=s.distance_jitter_mm, lateral_jitter_mm=s.lateral_jitter_mm,
-        sensor_height_mm=s.sensor_height_mm, seed=params.seed,
+        weight_min=c.weight_min, distance_mm=s.distance_mm, distance_jitter_mm=s.distance_jitter_mm,
+        lateral_jitter_mm=s.lateral_jitter_mm, sensor_height_mm=s.sensor_height_mm, seed=params.seed,
     )
 
 

@@ -412,16 +412,20 @@ def read_cohort_table(path: str | Path) -> pd.DataFrame:
         if len(r) != len(header):
             raise ContractError(f"{path}: row {n + 1} has {len(r)} fields, the header has {len(header)}")
     col = header.index("subject_id")
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[str, int]] = {}  # case-folded id → (id as written, row), as record ids are compared
     for n, r in enumerate(rows):
         sid = r[col]
         problem = id_problem(sid)
         if problem:
             raise ContractError(f"{path}: row {n + 1}: subject_id {problem}")
-        if sid in seen:
-            raise ContractError(f"{path}: subject_id {sid!r} appears in rows {seen[sid]} and {n + 1}; one row per "
-                                f"subject")
-        seen[sid] = n + 1
+        if sid.casefold() in seen:
+            first, row = seen[sid.casefold()]
+            if first == sid:
+                raise ContractError(f"{path}: subject_id {sid!r} appears in rows {row} and {n + 1}; one row per "
+                                    f"subject")
+            raise ContractError(f"{path}: subject_ids {first!r} (row {row}) and {sid!r} (row {n + 1}) differ only in "
+                                f"case; one row per subject, and ids name files on case-insensitive disks too")
+        seen[sid.casefold()] = (sid, n + 1)
     try:
         cohort = pd.read_csv(io.StringIO(text), dtype={"subject_id": str})
     except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:

@@ -21,6 +21,7 @@ Command line (exit status 2 with one message per bad key)::
 
 from __future__ import annotations
 
+import math
 import stat
 import sys
 from pathlib import Path
@@ -30,6 +31,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
 from backsurface.core.atomic import atomic_file
+from backsurface.core.contract import id_problem
 from backsurface.core.paths import resolve
 
 
@@ -52,6 +54,7 @@ class Cohort(_Section):
     deformity_share: float = Field(ge=0.0, le=1.0)
     cobb_max_deg: float = Field(ge=5.0, le=90.0)
     sway_deg: float = Field(ge=0.0, le=10.0)
+    weight_min: float = Field(ge=0.0, lt=1.0)  # anny's weight knob in [weight_min, 1]: 0 is the prior's own law
 
     @model_validator(mode="after")
     def _consistent(self):
@@ -166,6 +169,40 @@ class Clinical(_Section):
     screening_cobb_deg: float = Field(gt=0.0, le=60.0)  # a curve above this is a positive case
 
 
+SHIFTABLE = {"cohort": ("age_min", "age_max", "deformity_share", "cobb_max_deg", "sway_deg", "weight_min"),
+             "sensor": ("distance_mm", "distance_jitter_mm", "lateral_jitter_mm", "sensor_height_mm", "wall_mm")}
+"""What a generalisation cohort may shift, per section of ``acquire`` (its size is ``generalise.n_subjects``)."""
+
+
+class Generalise(_Section):
+    """The trained models on new cohorts: new seeds, shifted distributions, one frame per subject."""
+
+    n_subjects: int = Field(ge=2, le=1000)  # per cohort
+    cohorts: dict[str, dict[str, dict[str, float]]]  # name → {cohort: {key: value}, sensor: {key: value}}
+
+    @model_validator(mode="after")
+    def _known_shifts(self):
+        problems = []
+        if not self.cohorts:
+            problems.append("cohorts must name at least one cohort")
+        for name, shift in self.cohorts.items():
+            if id_problem(name):
+                problems.append(f"cohorts.{name}: the name {id_problem(name)}")
+            for section, values in shift.items():
+                if section not in SHIFTABLE:
+                    problems.append(f"cohorts.{name}.{section}: unknown section (expected cohort or sensor)")
+                    continue
+                for key, value in values.items():
+                    if key not in SHIFTABLE[section]:
+                        problems.append(f"cohorts.{name}.{section}.{key}: cannot be shifted (one of "
+                                        f"{', '.join(SHIFTABLE[section])})")
+                    elif not math.isfinite(value):
+                        problems.append(f"cohorts.{name}.{section}.{key}: must be finite, got {value}")
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
+
 class Params(_Section):
     seed: int = Field(ge=0)
     acquire: Acquire
@@ -177,6 +214,7 @@ class Params(_Section):
     evaluate: Evaluate
     leakage: Leakage
     clinical: Clinical
+    generalise: Generalise
 
     @model_validator(mode="after")
     def _stride_fits(self, info: ValidationInfo):
@@ -188,7 +226,8 @@ class Params(_Section):
             problems.append(f"labels.stride must be 8, the backbones' output stride, got {self.labels.stride}")
         s, thr = self.acquire.sensor, self.preprocess.threshold_mm
         far = s.distance_mm + s.distance_jitter_mm
-        if not far < thr < s.wall_mm:
+        threshold_check = (info.context or {}).get("check_threshold", True)
+        if threshold_check and not far < thr < s.wall_mm:
             problems.append(f"preprocess.threshold_mm ({thr:g}) must lie between the subject (up to "
                             f"acquire.sensor.distance_mm + distance_jitter_mm = {far:g} mm) and the wall "
                             f"(acquire.sensor.wall_mm = {s.wall_mm:g} mm)")
@@ -227,13 +266,16 @@ def _describe(exc: ValidationError, source: str) -> str:
     return "\n".join(lines)
 
 
-def validate(data: dict[str, Any] | None, source: str = "params", check_split: bool = True) -> Params:
+def validate(data: dict[str, Any] | None, source: str = "params", check_split: bool = True,
+             check_threshold: bool = True) -> Params:
     """Validate a complete parameters mapping: every key is required (``params.yaml`` holds the values).
 
     ``check_split``: whether ``split.n_test_subjects`` must fit ``acquire.cohort`` (not for a cohort that is
-    never split, such as the clinical validation cohort)."""
+    never split, such as the clinical validation cohort); ``check_threshold``: whether the fixed background
+    threshold must lie between subject and wall (not for a generalisation cohort that tests it)."""
     try:
-        return Params.model_validate(data or {}, context={"check_split": check_split})
+        return Params.model_validate(data or {}, context={"check_split": check_split,
+                                                          "check_threshold": check_threshold})
     except ValidationError as exc:
         raise ParamsError(_describe(exc, source)) from None
 
@@ -329,6 +371,24 @@ def clinical_cohort_params(params: Params) -> Params:
     data["acquire"]["cohort"].update(n_subjects=c.n_subjects, n_female=c.n_subjects // 2,
                                      deformity_share=c.deformity_share, cobb_max_deg=c.cobb_max_deg)
     return validate(data, source="clinical validation cohort", check_split=False)  # never split
+
+
+def shifted_cohort_params(params: Params, name: str) -> Params:
+    """Params of the generalisation cohort ``name`` (``generalise.cohorts``): the study's acquisition with that
+    cohort's shifts, ``generalise.n_subjects`` subjects, and seed + 10 + its position in ``cohorts``, so that its
+    subjects are new people, never the training or the clinical cohort.
+
+    The study's preprocessing is kept as it is: a cohort may stand where the fixed threshold cuts it, on purpose."""
+    g = params.generalise
+    if name not in g.cohorts:
+        raise ParamsError(f"generalise.cohorts: no cohort {name!r} (there are {', '.join(g.cohorts)})")
+    data = params.model_dump()
+    data["seed"] = params.seed + 10 + list(g.cohorts).index(name)
+    data["acquire"]["source"] = "synthetic"
+    data["acquire"]["cohort"].update(n_subjects=g.n_subjects, n_female=g.n_subjects // 2)
+    for section, values in g.cohorts[name].items():
+        data["acquire"][section].update(values)
+    return validate(data, source=f"generalise.cohorts.{name}", check_split=False, check_threshold=False)
 
 
 def _update_in_place(doc, overlay: dict[str, Any]) -> None:

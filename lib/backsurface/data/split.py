@@ -28,7 +28,7 @@ def split_by_subject(subject_ids: Sequence | np.ndarray, n_test: int, seed: int)
 
     Args:
         subject_ids: one subject id per record (any hashable, sortable values: str or int).
-        n_test: number of test *subjects* (``1 <= n_test < number of subjects``).
+        n_test: number of test *subjects* (``1 <= n_test <= half the number of subjects``).
         seed: seed of the permutation; subjects are sorted first so the result does not depend
             on record order.
 
@@ -40,6 +40,9 @@ def split_by_subject(subject_ids: Sequence | np.ndarray, n_test: int, seed: int)
         raise ValueError(f"subject_ids must be a non-empty 1-D sequence, got shape {ids.shape}")
     subjects = np.unique(ids)
     n_test = _check_n_test(n_test, subjects.size, "subjects")
+    if n_test > subjects.size // 2:  # the rule params check applies to a synthetic cohort, for imported ones too
+        raise ValueError(f"n_test ({n_test}) leaves {subjects.size - n_test} of the {subjects.size} subjects for "
+                         f"training; at most half the subjects ({subjects.size // 2}) can be test subjects")
     rng = np.random.default_rng(seed)
     test_subjects = subjects[rng.permutation(subjects.size)[:n_test]]
     test = np.isin(ids, test_subjects)

@@ -81,6 +81,18 @@ def surface_points(depths: dict[str, np.ndarray], ids: np.ndarray, uv: np.ndarra
     return np.stack([points_3d(depths[i], p, threshold_mm, fallback_window=SILHOUETTE_WINDOW) for i, p in zip(ids, uv)])
 
 
+def surface_pair(depths: dict[str, np.ndarray], ids: np.ndarray, pred_raw: np.ndarray, true_raw: np.ndarray,
+                 threshold_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted and true pixels lifted for the surface error (:func:`surface_points`); a predicted pixel with no
+    body near it is placed in the plane of the true surface point's depth, so it counts instead of dropping out."""
+    pred_surface, true_surface = (surface_points(depths, ids, uv, threshold_mm) for uv in (pred_raw, true_raw))
+    no_surface = (np.isnan(pred_surface).any(axis=-1) & ~np.isnan(true_surface).any(axis=-1)
+                  & np.isfinite(pred_raw).all(axis=-1))
+    if no_surface.any():
+        pred_surface[no_surface] = KINECT_V2.back_project(pred_raw[no_surface], true_surface[no_surface][:, 2])
+    return pred_surface, true_surface
+
+
 def localise(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray], depths: dict[str, np.ndarray],
              codec: LabelCodec) -> Localised:
     """Decode final-stage outputs of one split and place the landmarks in 3D on the raw depth.
@@ -104,10 +116,7 @@ def localise(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray]
     off_body = np.isnan(pred_mm).any(axis=-1) & ~np.isnan(true_mm).any(axis=-1)
     if off_body.any():
         pred_mm[off_body] = KINECT_V2.back_project(pred_raw[off_body], true_mm[off_body][:, 2])
-    pred_surface, true_surface = (surface_points(depths, ids, uv, threshold_mm) for uv in (pred_raw, true_raw))
-    no_surface = np.isnan(pred_surface).any(axis=-1) & ~np.isnan(true_surface).any(axis=-1)
-    if no_surface.any():
-        pred_surface[no_surface] = KINECT_V2.back_project(pred_raw[no_surface], true_surface[no_surface][:, 2])
+    pred_surface, true_surface = surface_pair(depths, ids, pred_raw, true_raw, threshold_mm)
     links = np.stack([codec.link_scores(p, q) for p, q in zip(pafs, pred_in)])
     return Localised(ids, np.asarray(data["subject_ids"]).astype(str), pred_in, pred_raw, conf, pred_mm,
                      true_raw, true_mm, links, off_body, pred_surface, true_surface)

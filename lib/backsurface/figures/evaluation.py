@@ -146,3 +146,30 @@ def protocol_bars(table: pd.DataFrame):
     fig.suptitle("subject-level split (this study) vs image-level split after augmentation (paper)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def cohort_errors(table: pd.DataFrame, reference: dict[str, float] | None = None, limit: float = 1.5):
+    """Mean in-plane error per new cohort (all frames), one bar per backbone with its 95% CI; each backbone's
+    test-split error (dotted) and ``limit`` × it (dashed) where ``reference`` is given."""
+    df = table[table["group"] == "all"].reset_index(drop=True)
+    cohorts, backbones = list(dict.fromkeys(df["cohort"])), list(dict.fromkeys(df["backbone"]))
+    fig, ax = plt.subplots(figsize=(max(6.0, 1.3 * len(cohorts) + 2), 3.8))
+    width = 0.8 / len(backbones)
+    for b, (bb, colour) in enumerate(zip(backbones, sns.color_palette(n_colors=len(backbones)))):
+        rows = df[df["backbone"] == bb].set_index("cohort").reindex(cohorts)
+        lo_hi = np.array([[float(v) for v in ci.split("–")] for ci in rows["95% CI"]])
+        x = np.arange(len(cohorts)) + (b - (len(backbones) - 1) / 2) * width
+        mean = rows["in-plane mm"].to_numpy(float)
+        ax.bar(x, mean, width, color=colour, label=bb,
+               yerr=np.abs(np.stack([mean - lo_hi[:, 0], lo_hi[:, 1] - mean])), capsize=2, error_kw={"lw": 0.8})
+        if reference is not None:
+            ax.axhline(reference[bb], color=colour, ls=":", lw=1)
+            ax.axhline(limit * reference[bb], color=colour, ls="--", lw=0.8)
+    ax.set_xticks(np.arange(len(cohorts)), cohorts, fontsize=8)
+    ax.set_ylabel("in-plane error (mm, mean, 95% CI)")
+    title = "new cohorts" + (f": dotted = test split, dashed = {limit:g}× test split" if reference else "")
+    ax.set_title(title, fontsize=10)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -27,6 +27,7 @@ class CohortSpec:
     lateral_jitter_mm: float = 30.0
     sensor_height_mm: float = 1100.0
     sway_deg: float = 2.0
+    weight_min: float = 0.0  # the weight knob's law squeezed into [weight_min, 1]: a heavier cohort
     seed: int = 0
 
 
@@ -90,6 +91,8 @@ def sample_cohort(spec: CohortSpec, prior) -> list[Subject]:
         years = rng.uniform(spec.age_min, spec.age_max)
         params = prior.beta_params(bool(female[i]), years)
         knobs = {k: float(np.clip(rng.beta(a, b), 0.0, 1.0)) for k, (a, b) in params.items()}
+        if "weight" in knobs:  # an affine squeeze keeps every draw (weight_min 0 leaves the cohort as it was)
+            knobs["weight"] = spec.weight_min + (1.0 - spec.weight_min) * knobs["weight"]
         gender = float(rng.uniform(0.9, 1.0) if female[i] else rng.uniform(0.0, 0.1))
         phenotype = Phenotype(gender=gender, age=prior.anny_age(years), **knobs)
         sway = spec.sway_deg

@@ -1,0 +1,107 @@
+"""Generalisation: the trained models' landmarks on new cohorts, scored like the test split (NumPy/pandas).
+
+Each cohort of ``generalise.cohorts`` is drawn anew (new seed, shifted distribution: older, heavier, deformed,
+standing elsewhere, swaying more) and rendered once per subject; the notebook runs each model over the raw
+frames and passes the predicted pixels here.  A frame in which the study's preprocessing finds no subject at all
+(the fixed threshold in front of the whole body) is *not found*: it has no prediction, is counted, and is left out
+of the error means, which the ``found %`` beside them qualifies.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from backsurface.core.landmarks import KEYS
+from backsurface.evaluation import metrics
+from backsurface.evaluation.scoring import surface_pair
+
+GROUPS = ("all", "healthy", "deformed")
+
+
+def frame_errors(pred_raw: np.ndarray, true_raw: np.ndarray, true_mm: np.ndarray, depths: dict[str, np.ndarray],
+                 ids: np.ndarray, threshold_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """In-plane and surface error (N, 10) of predictions on raw frames (NaN where there is none)."""
+    inplane = metrics.inplane_errors_mm(pred_raw, true_raw, np.asarray(true_mm, dtype=np.float64)[..., 2])
+    pred_surface, true_surface = surface_pair(depths, ids, pred_raw, true_raw, threshold_mm)
+    return inplane, metrics.errors_mm(pred_surface, true_surface)
+
+
+def _group_metrics(inplane: np.ndarray, surface: np.ndarray, subjects: np.ndarray, found: np.ndarray, n_boot: int,
+                   seed: int) -> dict:
+    n = len(inplane)
+    if n == 0:
+        return {"n_frames": 0}
+    summary = metrics.error_summary(inplane)["Total"]
+    mean, lo, hi = (metrics.bootstrap_mean(inplane, subjects, n_boot, seed=seed) if found.any()
+                    else (np.nan, np.nan, np.nan))
+    return {"inplane_mre_mm": mean, "inplane_mre_mm_ci": [lo, hi], "inplane_median_mm": summary["median_mm"],
+            "inplane_sdr_10mm_pct": summary["within_10mm"],
+            "inplane_mre_mm_by_landmark": {k: float(np.nanmean(inplane[:, i])) if found.any() else np.nan
+                                           for i, k in enumerate(KEYS)},
+            "surface_mre_mm": float(np.nanmean(surface)) if np.isfinite(surface).any() else np.nan,
+            "n_frames": int(n), "n_not_found": int((~found).sum()), "found_pct": float(100.0 * found.mean())}
+
+
+def score_cohort(inplane: np.ndarray, surface: np.ndarray, subject_ids: np.ndarray, deformed: np.ndarray,
+                 found: np.ndarray, n_boot: int, seed: int) -> dict[str, dict]:
+    """Headline numbers of one model on one cohort, for all frames and for the healthy and deformed ones apart:
+    in-plane mean (subject-bootstrap 95% CI), median, % within 10 mm, mean per landmark, surface mean, frames
+    found."""
+    deformed, found = np.asarray(deformed, dtype=bool), np.asarray(found, dtype=bool)
+    subjects = np.asarray(subject_ids).astype(str)
+    out = {}
+    for group, keep in (("all", np.ones_like(deformed)), ("healthy", ~deformed), ("deformed", deformed)):
+        out[group] = _group_metrics(inplane[keep], surface[keep], subjects[keep], found[keep], n_boot, seed)
+    return out
+
+
+def cohort_table(scores: dict[str, dict[str, dict]], reference: dict[str, float] | None = None) -> pd.DataFrame:
+    """One row per (cohort, backbone, group): in-plane mean with CI, median, % within 10 mm, surface mean, frames
+    found; with ``reference`` (backbone → test-split in-plane mean) the ratio to the test split as well."""
+    rows = []
+    for cohort, by_backbone in scores.items():
+        for backbone, groups in by_backbone.items():
+            for group in GROUPS:
+                g = groups[group]
+                if not g.get("n_frames"):
+                    continue
+                row = {"cohort": cohort, "backbone": backbone, "group": group, "frames": g["n_frames"],
+                       "found %": g["found_pct"], "in-plane mm": g["inplane_mre_mm"],
+                       "95% CI": "{:.1f}–{:.1f}".format(*g["inplane_mre_mm_ci"]),
+                       "median mm": g["inplane_median_mm"], "within 10 mm %": g["inplane_sdr_10mm_pct"],
+                       "surface mm": g["surface_mre_mm"]}
+                if reference is not None:
+                    row["× test split"] = g["inplane_mre_mm"] / reference[backbone]
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def worst_frames(inplane: np.ndarray, n: int) -> list[int]:
+    """Rows of the ``n`` frames with the largest mean in-plane error (frames without a prediction excluded)."""
+    e = np.asarray(inplane, dtype=np.float64)
+    n_valid = np.isfinite(e).sum(axis=1)
+    per_frame = np.where(n_valid > 0, np.nansum(e, axis=1) / np.maximum(n_valid, 1), -np.inf)
+    order = np.argsort(-per_frame, kind="stable")
+    return [int(i) for i in order[:n] if np.isfinite(per_frame[i])]
+
+
+def metrics_json(scores: dict[str, dict[str, dict]]) -> dict:
+    """``generalise.json``: cohort → backbone → the evaluation's headline keys (all frames), with the healthy and
+    the deformed frames apart under ``healthy`` and ``deformed`` (absent where a cohort has none)."""
+    return {cohort: {bb: {**g["all"], **{k: g[k] for k in ("healthy", "deformed") if g[k].get("n_frames")}}
+                     for bb, g in by_backbone.items()} for cohort, by_backbone in scores.items()}
+
+
+def generalise_paragraph(table: pd.DataFrame, best: str, limit: float = 1.5) -> str:
+    """Markdown: how the best backbone holds on each cohort against its test split (read from the table)."""
+    rows = table[(table["backbone"] == best) & (table["group"] == "all")].set_index("cohort")
+    held = [c for c in rows.index if rows.loc[c, "× test split"] <= limit]
+    worst = rows["× test split"].idxmax()
+    lost = rows[rows["found %"] < 100]
+    found = (" In " + ", ".join(f"{c} ({100 - r['found %']:.0f}% of frames)" for c, r in lost.iterrows())
+             + " the fixed background threshold removed the whole subject: those frames have no prediction."
+             if len(lost) else "")
+    return (f"**{best}**: within {limit:g}× its test-split in-plane error on {len(held)} of {len(rows)} new cohorts "
+            f"({', '.join(held) if held else 'none'}); the largest shift is **{worst}**, "
+            f"{rows.loc[worst, 'in-plane mm']:.1f} mm (×{rows.loc[worst, '× test split']:.2f}).{found}")

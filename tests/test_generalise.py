@@ -1,0 +1,54 @@
+"""Scoring on new cohorts: groups, frames not found, the table, the paragraph and the worst frames."""
+
+import numpy as np
+import pytest
+
+from backsurface.core.landmarks import N_LANDMARKS
+from backsurface.evaluation import generalise
+
+
+def _errors(values):
+    return np.tile(np.asarray(values, dtype=float)[:, None], (1, N_LANDMARKS))
+
+
+def test_groups_split_healthy_and_deformed_and_frames_not_found_are_counted_not_averaged():
+    inplane = _errors([4.0, 6.0, np.nan, 20.0])
+    surface = inplane + 1.0
+    deformed = [False, False, True, True]
+    found = [True, True, False, True]
+    s = generalise.score_cohort(inplane, surface, ["A", "B", "C", "D"], deformed, found, n_boot=50, seed=0)
+    assert s["all"]["inplane_mre_mm"] == pytest.approx(10.0)  # (4 + 6 + 20) / 3: the lost frame is not a zero
+    assert s["all"]["n_not_found"] == 1 and s["all"]["found_pct"] == pytest.approx(75.0)
+    assert s["healthy"]["inplane_mre_mm"] == pytest.approx(5.0) and s["healthy"]["found_pct"] == 100.0
+    assert s["deformed"]["inplane_mre_mm"] == pytest.approx(20.0) and s["deformed"]["n_not_found"] == 1
+    assert s["all"]["surface_mre_mm"] == pytest.approx(11.0)
+    assert s["healthy"]["inplane_sdr_10mm_pct"] == 100.0 and s["deformed"]["inplane_sdr_10mm_pct"] == 0.0
+    lo, hi = s["all"]["inplane_mre_mm_ci"]
+    assert 4.0 <= lo <= 10.0 <= hi <= 20.0
+
+
+def test_a_cohort_without_deformed_subjects_has_no_deformed_entry_in_the_json():
+    inplane = _errors([4.0, 6.0])
+    s = generalise.score_cohort(inplane, inplane, ["A", "B"], [False, False], [True, True], n_boot=20, seed=0)
+    out = generalise.metrics_json({"new_people": {"resnet50": s}})
+    assert set(out["new_people"]["resnet50"]) >= {"inplane_mre_mm", "inplane_median_mm", "inplane_sdr_10mm_pct",
+                                                  "inplane_mre_mm_by_landmark", "surface_mre_mm", "healthy"}
+    assert "deformed" not in out["new_people"]["resnet50"]
+
+
+def test_table_ratio_and_paragraph_read_the_scores():
+    near = generalise.score_cohort(_errors([5.0, 7.0]), _errors([5.0, 7.0]), ["A", "B"], [False, True],
+                                   [True, True], n_boot=20, seed=0)
+    far = generalise.score_cohort(_errors([30.0, np.nan]), _errors([30.0, np.nan]), ["A", "B"], [False, False],
+                                  [True, False], n_boot=20, seed=0)
+    table = generalise.cohort_table({"near": {"vgg19": near}, "far": {"vgg19": far}}, {"vgg19": 6.0})
+    rows = table[table["group"] == "all"].set_index("cohort")
+    assert rows.loc["near", "× test split"] == pytest.approx(1.0) and rows.loc["far", "× test split"] == 5.0
+    text = generalise.generalise_paragraph(table, "vgg19")
+    assert "1 of 2 new cohorts (near)" in text and "**far**, 30.0 mm (×5.00)" in text and "far (50% of frames)" in text
+
+
+def test_worst_frames_skip_frames_without_a_prediction():
+    e = _errors([3.0, np.nan, 9.0, 5.0])
+    assert generalise.worst_frames(e, 2) == [2, 3]
+    assert generalise.worst_frames(e, 10) == [2, 3, 0]
