@@ -23,7 +23,6 @@ import json
 import platform
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 from backsurface.core import contract  # noqa: E402
 from backsurface.core.atomic import write_json, write_text  # noqa: E402
 from backsurface.core.landmarks import KEYS  # noqa: E402
-from backsurface.core.params import ParamsError, load  # noqa: E402
+from backsurface.core.params import ParamsError, deep_merge, read_yaml, validate  # noqa: E402
 
 RUNS = ROOT / "reports" / "ablation" / "runs"
 
@@ -60,12 +59,8 @@ def parse_changes(pairs: list[str]) -> dict[str, object]:
 
 def study_params(changes: dict[str, object]):
     """params.yaml with the training changes merged in, validated like any profile."""
-    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
-        yaml.safe_dump({"train": changes}, f)
-    try:
-        return load(ROOT / "params.yaml", f.name if changes else None)
-    finally:
-        Path(f.name).unlink()
+    data = deep_merge(read_yaml(ROOT / "params.yaml"), {"train": changes})
+    return validate(data, source="params.yaml + -S" if changes else "params.yaml")
 
 
 def _commit() -> str:
