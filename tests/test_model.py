@@ -1,5 +1,6 @@
 """The network, its loss and its training loop (TensorFlow, tiny sizes)."""
 
+import dataclasses
 import os
 import re
 
@@ -130,8 +131,8 @@ def test_load_split_rejects_wrong_shapes(tmp_path):
 
 def _config(**kw):
     base = dict(backbone="resnet50", input_size=SIZE, stages=2, width=8, refine_kernel=7, feature_channels=8,
-                weights="none", weights_dir=None, epochs=2, batch_size=2, learning_rate=1e-3, lr_schedule="constant", warmup_epochs=0, seed=3,
-                strategy="default")
+                weights="none", weights_dir=None, epochs=2, batch_size=2, learning_rate=1e-3, lr_schedule="constant",
+                warmup_epochs=0, seed=3, strategy="default")
     return train.TrainConfig(**(base | kw))
 
 
@@ -215,3 +216,19 @@ def test_mirrored_strategy_trains_through_the_same_loop(tmp_path):
     assert np.isfinite(result.history[0][train.TOTAL])
     with pytest.raises(ValueError, match="train.strategy"):
         train.make_strategy("tpu")
+
+
+def test_a_card_that_predates_the_schedule_keys_describes_the_constant_rate_run():
+    cfg = _config()
+    old_card = {k: v for k, v in dataclasses.asdict(cfg).items() if k not in train.PREDATED}
+    assert cfg.same_run(old_card) and cfg.same_run(dataclasses.asdict(cfg))
+    assert not _config(lr_schedule="cosine", warmup_epochs=1).same_run(old_card)
+    assert not _config(learning_rate=5e-4).same_run(old_card)
+
+
+def test_the_cosine_schedule_warms_up_then_decays_to_zero():
+    lr = train.learning_rate(_config(epochs=4, lr_schedule="cosine", warmup_epochs=1, learning_rate=1e-3), 10)
+    values = [float(lr(step)) for step in (0, 5, 10, 25, 40)]
+    assert values[0] == 0.0 and values[1] == pytest.approx(5e-4) and values[2] == pytest.approx(1e-3)
+    assert values[3] == pytest.approx(5e-4, rel=1e-3) and values[4] == pytest.approx(0.0, abs=1e-9)
+    assert train.learning_rate(_config(), 10) == 1e-3  # constant: the rate itself

@@ -8,9 +8,9 @@ the train and the test split with the evaluation's in-plane error, so under- and
 were made with the rest), trains ``--backbone`` on ``artifacts/labels/train.npz`` (checkpoints under
 ``build/ablation/NAME``: an interrupted run resumes), and writes ``reports/ablation/runs/NAME.json``: the changes,
 the training configuration, the commit, the machine, the training time, and per split the in-plane mean (with its
-subject-bootstrap 95% CI), median, share within 10 mm, mean per landmark, and the 3D error.  A run without changes
-is the committed default: when its configuration equals the pipeline model's card the pipeline's model is scored
-instead of trained again (same configuration and data: same weights).  ``table`` gathers every run into one
+subject-bootstrap 95% CI), median, share within 10 mm, mean per landmark, and the 3D error.  When a run's configuration
+equals the pipeline model's card (``TrainConfig.same_run``) the pipeline's model is scored instead of trained again
+(same configuration and data: same weights).  ``table`` gathers every run into one
 Markdown table.  Needs ``dvc repro`` to have produced ``artifacts/labels``, ``artifacts/raw`` and the models.
 Bad input (an unknown or non-train key, a name that is not a safe file name): one line, exit 2.
 """
@@ -83,10 +83,10 @@ def split_scores(loc_score: tuple) -> dict:
 
 
 def run(name: str, changes: dict[str, object], backbone: str) -> Path:
+    from backsurface.evaluation import scoring
     from backsurface.net import inference, model_file
     from backsurface.net import train as training
     from backsurface.net.tfdata import load_split
-    from backsurface.evaluation import scoring
 
     contract.check_id(name, "run name")
     params = study_params(changes)
@@ -95,7 +95,7 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
     splits = {s: load_split(ROOT / "artifacts" / "labels" / f"{s}.npz") for s in ("train", "test")}
     card = model_file.read_card(pipeline_model) if pipeline_model.exists() else {}
     t0 = time.perf_counter()
-    if card.get("config") == dataclasses.asdict(config):
+    if "config" in card and config.same_run(card["config"]):
         print(f"{name}: configuration of the pipeline's {backbone}: scoring {pipeline_model}")
         model, codec = model_file.load(pipeline_model)
         seconds, reused = card.get("train_seconds"), True

@@ -38,6 +38,10 @@ CHECKPOINT = "last.npz"
 CHECKPOINT_FORMAT = 2  # bump when the checkpoint or history layout changes: old checkpoints are then not resumed
 
 
+PREDATED = {"lr_schedule": "constant", "warmup_epochs": 0}
+"""Training keys added after models were first saved, with the value that trains exactly as before they existed."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """One training run (every field required: ``params.yaml`` holds the values, :meth:`from_params` reads them)."""
@@ -79,6 +83,11 @@ class TrainConfig:
                    weights_dir=t.weights_dir, epochs=lk.epochs, batch_size=t.batch_size,
                    learning_rate=t.learning_rate, lr_schedule=t.lr_schedule,
                    warmup_epochs=min(t.warmup_epochs, lk.epochs - 1), seed=params.seed, strategy=t.strategy)
+
+    def same_run(self, card_config: dict) -> bool:
+        """Whether a model card's ``config`` describes this very run.  Keys a card predates count with the value
+        that reproduces the training of its time (:data:`PREDATED`)."""
+        return {**PREDATED, **card_config} == asdict(self)
 
     def fingerprint(self, data_digest: str) -> str:
         blob = json.dumps({**asdict(self), "data": data_digest, "format": CHECKPOINT_FORMAT}, sort_keys=True)
