@@ -180,3 +180,17 @@ def test_train_matrix_reads_the_backbones_from_params():
     stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     assert stages["train"]["matrix"]["backbone"] == "${train.backbones}"
     assert "artifacts/models/${clinical.backbone}" in stages["clinical"]["deps"]  # only the model it uses
+
+
+def test_learning_rate_is_one_number_or_one_per_backbone():
+    p = P.load(ROOT / "params.yaml")
+    data = p.model_dump()
+    data["train"]["learning_rate"] = 0.002
+    assert all(P.validate(data).train.rate_of(bb) == 0.002 for bb in p.train.backbones)
+    data["train"]["learning_rate"] = {"vgg19": 1e-4, "resnet50": 1e-3}
+    data["train"]["backbones"] = ["vgg19", "resnet50", "resnet152"]
+    with pytest.raises(P.ParamsError, match="train: learning_rate names no rate for resnet152"):
+        P.validate(data)
+    data["train"]["learning_rate"] = {"vgg19": 1e-4, "resnet50": 1e-3, "resnet152": 2.0}
+    with pytest.raises(P.ParamsError, match="train.learning_rate"):
+        P.validate(data)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, ValidationInfo, model_validator
 
 from backsurface.core.atomic import atomic_file
 from backsurface.core.contract import id_problem
@@ -44,6 +44,10 @@ class _Section(BaseModel):
 
 
 Backbone = Literal["vgg19", "resnet50", "resnet152"]
+Rate = Annotated[float, Field(gt=0.0, le=1.0)]
+_ONE, _EACH = "one rate", "rate per backbone"  # the two forms of a rate; dropped from the keys that messages name
+RateOrRates = Annotated[Annotated[Rate, Tag(_ONE)] | Annotated[dict[Backbone, Rate], Tag(_EACH)],
+                        Discriminator(lambda v: _EACH if isinstance(v, dict) else _ONE)]
 
 
 class Cohort(_Section):
@@ -129,7 +133,8 @@ class Train(_Section):
     feature_channels: int = Field(ge=4, le=512)  # backbone features reduced to this many channels
     epochs: int = Field(ge=1, le=1000)
     batch_size: int = Field(ge=1, le=256)
-    learning_rate: float = Field(gt=0.0, le=1.0)  # the peak rate of the schedule
+    # the peak rate of the schedule: one for every backbone, or one per backbone (backbone: rate)
+    learning_rate: RateOrRates
     lr_schedule: Literal["constant", "cosine"]  # cosine: linear warm-up, then cosine decay to 0 at the last step
     warmup_epochs: int = Field(ge=0, le=1000)  # of the cosine schedule (ignored by constant)
     strategy: Literal["default", "mirrored", "one_device"]
@@ -138,7 +143,21 @@ class Train(_Section):
     def _distinct(self):
         if not self.backbones or len(set(self.backbones)) != len(self.backbones):
             raise ValueError(f"backbones must be a non-empty list without repeats, got {list(self.backbones)}")
+        if isinstance(self.learning_rate, dict):
+            missing = [bb for bb in self.backbones if bb not in self.learning_rate]
+            if missing:
+                raise ValueError(f"learning_rate names no rate for {', '.join(missing)} (give one per backbone of "
+                                 f"train.backbones, or one number for all)")
         return self
+
+    def rate_of(self, backbone: str) -> float:
+        """The peak learning rate of ``backbone``."""
+        if not isinstance(self.learning_rate, dict):
+            return self.learning_rate
+        if backbone not in self.learning_rate:
+            raise ParamsError(f"train.learning_rate names no rate for {backbone} (it has "
+                              f"{', '.join(self.learning_rate)})")
+        return self.learning_rate[backbone]
 
 
 class Evaluate(_Section):
@@ -252,7 +271,7 @@ def _got(value: Any) -> str:
 def _describe(exc: ValidationError, source: str) -> str:
     lines = []
     for e in exc.errors():
-        key = ".".join(str(p) for p in e["loc"])
+        key = ".".join(str(p) for p in e["loc"] if p not in (_ONE, _EACH))
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
         elif e["type"] == "finite_number":

@@ -66,7 +66,7 @@ def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dic
         f"paper's 105 volunteers; its landmarks are mesh vertices chosen by fixed anatomical rules, so the label "
         f"noise of manual marking is absent and the bodies share one posture family. Weights: {weights}. "
         f"Input {p.input_size}² (paper 368²), crop: {crop}, {t.stages} stages of {t.width} channels (paper 7 of 128), "
-        f"{t.epochs} epochs (paper 70), Adam {t.learning_rate:g}, batch {t.batch_size}. "
+        f"{t.epochs} epochs (paper 70), Adam {t.rate_of(best):g} ({t.lr_schedule} schedule), batch {t.batch_size}. "
         f"PCK here is measured in 3D millimetres on the depth surface; the paper does not say how it measured "
         f"its 150 mm.\n\n"
         f"*Per landmark.* The hardest landmarks here by PDJ are {hardest[0]} ({per[hardest[0]]:.1f}%) and "

@@ -71,7 +71,7 @@ class TrainConfig:
         return cls(backbone=backbone, input_size=params.preprocess.input_size, stages=t.stages, width=t.width,
                    refine_kernel=t.refine_kernel, feature_channels=t.feature_channels, weights=t.weights,
                    weights_dir=t.weights_dir, epochs=t.epochs, batch_size=t.batch_size,
-                   learning_rate=t.learning_rate, lr_schedule=t.lr_schedule, warmup_epochs=t.warmup_epochs,
+                   learning_rate=t.rate_of(backbone), lr_schedule=t.lr_schedule, warmup_epochs=t.warmup_epochs,
                    seed=params.seed, strategy=t.strategy)
 
     @classmethod
@@ -81,7 +81,7 @@ class TrainConfig:
         return cls(backbone=lk.backbone, input_size=params.preprocess.input_size, stages=lk.stages, width=lk.width,
                    refine_kernel=t.refine_kernel, feature_channels=lk.feature_channels, weights=t.weights,
                    weights_dir=t.weights_dir, epochs=lk.epochs, batch_size=t.batch_size,
-                   learning_rate=t.learning_rate, lr_schedule=t.lr_schedule,
+                   learning_rate=t.rate_of(lk.backbone), lr_schedule=t.lr_schedule,
                    warmup_epochs=min(t.warmup_epochs, lk.epochs - 1), seed=params.seed, strategy=t.strategy)
 
     def same_run(self, card_config: dict) -> bool:
