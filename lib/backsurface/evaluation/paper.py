@@ -31,17 +31,23 @@ def comparison_table(ours: pd.DataFrame, metric: str) -> pd.DataFrame:
     return df[cols].sort_values(["split", "backbone", "source"], ascending=[False, True, True]).reset_index(drop=True)
 
 
-def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dict | None = None) -> str:
+def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dict | None = None,
+                         config: dict | None = None) -> str:
     """Markdown: this study's best test numbers against the paper's, what differs, per landmark (from the run).
 
-    ``floor`` is the score of the label heatmaps (:data:`FLOOR`) on the same split, if computed."""
+    ``floor`` is the score of the label heatmaps (:data:`FLOOR`) on the same split, if computed; ``config`` the
+    training configuration on the best model's card (:mod:`backsurface.net.model_file`), which the training
+    details are read from (else from ``params``)."""
     pck, pdj = test["pck"]["Total"], test["pdj"]["Total"]
     _, pl, ph = test["pck_ci"]
     _, dl, dh = test["pdj_ci"]
     paper_pck, paper_pdj = PAPER[("pck", "test", "resnet152")][-1], PAPER[("pdj", "test", "resnet152")][-1]
     per = {k: v for k, v in test["pdj"].items() if k != "Total"}
     hardest = sorted(per, key=per.get)[:2]
-    t, p = params.train, params.preprocess
+    p = params.preprocess
+    t = config or {"stages": params.train.stages, "width": params.train.width, "epochs": params.train.epochs,
+                   "learning_rate": params.train.rate_of(best), "lr_schedule": params.train.lr_schedule,
+                   "batch_size": params.train.batch_size}  # a card older than the schedule keys: constant rate
     floor_note = "nothing (no floor computed)"
     if floor is not None:
         fe = floor["errors"]
@@ -65,10 +71,9 @@ def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dic
         f"v2 depth with a sensor noise model, deformity share {params.acquire.cohort.deformity_share:g}), not the "
         f"paper's 105 volunteers; its landmarks are mesh vertices chosen by fixed anatomical rules, so the label "
         f"noise of manual marking is absent and the bodies share one posture family. Weights: {weights}. "
-        f"Input {p.input_size}² (paper 368²), crop: {crop}, {t.stages} stages of {t.width} channels (paper 7 of 128), "
-        f"{t.epochs} epochs (paper 70), Adam {t.rate_of(best):g} ({t.lr_schedule} schedule), batch {t.batch_size}. "
-        f"PCK here is measured in 3D millimetres on the depth surface; the paper does not say how it measured "
-        f"its 150 mm.\n\n"
+        f"Input {p.input_size}² (paper 368²), crop: {crop}, {t['stages']} stages of {t['width']} channels (paper 7 of "
+        f"128), {t['epochs']} epochs (paper 70), Adam at {t['learning_rate']:g} on a "
+        f"{t.get('lr_schedule', 'constant')} schedule (paper 1e-4, constant), batch {t['batch_size']}.\n\n"
         f"*Per landmark.* The hardest landmarks here by PDJ are {hardest[0]} ({per[hardest[0]]:.1f}%) and "
         f"{hardest[1]} ({per[hardest[1]]:.1f}%), landmarks on the silhouette that the sensor sees edge-on (the "
         f"'labels (floor)' row: even the true pixel measures {floor_note}); the paper's hardest were the "
