@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 from backsurface.core import contract  # noqa: E402
 from backsurface.core.atomic import write_json, write_text  # noqa: E402
 from backsurface.core.landmarks import KEYS  # noqa: E402
-from backsurface.core.params import ParamsError, deep_merge, read_yaml, validate  # noqa: E402
+from backsurface.core.params import BACKBONES, ParamsError, deep_merge, read_yaml, validate  # noqa: E402
 
 RUNS = ROOT / "reports" / "ablation" / "runs"
 
@@ -66,11 +66,18 @@ def study_params(changes: dict[str, object]):
 def _commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "lib"], capture_output=True,
-                               text=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "lib", "tools", "params.yaml"],
+                               capture_output=True, text=True).stdout.strip()
         return out.stdout.strip() + ("+changes" if dirty else "")
     except OSError:
         return "unknown"
+
+
+def _machine() -> str:
+    import tensorflow as tf  # noqa: PLC0415  (already loaded by the training)
+
+    gpus = tf.config.list_physical_devices("GPU")
+    return f"{platform.machine()} {'GPU x' + str(len(gpus)) if gpus else 'CPU'}, {platform.node()}"
 
 
 def split_scores(loc_score: tuple) -> dict:
@@ -110,7 +117,7 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
 
     depths = raw_depths(ROOT / "artifacts" / "raw", depths_ids)
     out = {"name": name, "backbone": backbone, "changes": changes, "config": dataclasses.asdict(config),
-           "commit": _commit(), "machine": f"{platform.machine()} CPU, {platform.node()}",
+           "commit": _commit(), "machine": _machine(),
            "train_seconds": seconds, "scored_pipeline_model": reused, "wall_seconds": time.perf_counter() - t0}
     for split, data in splits.items():
         outputs = inference.stage_outputs(model, data["images"])
@@ -137,8 +144,9 @@ def table(out: Path) -> str:
         raise AblationError(f"{RUNS}: no runs yet (python tools/ablate.py run NAME ...)")
     df = pd.DataFrame(rows)
     machines = sorted({json.loads(p.read_text())["machine"] for p in RUNS.glob("*.json")})
-    md = ("Training ablations (`tools/ablate.py`): one backbone retrained on the study's labels with one change, "
-          "same seed and data; in-plane error (mm) on the train and test split, the test split per landmark. "
+    md = ("Training ablations (`tools/ablate.py`): one backbone retrained on the study's labels with the training "
+          "keys of its row changed, same seed and data; in-plane error (mm) on the train and test split, the test "
+          "split per landmark. "
           f"Machine: {'; '.join(machines)}.\n\n" + df.to_markdown(index=False, floatfmt=".1f") + "\n")
     write_text(out, md)
     return md
@@ -150,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     r = sub.add_parser("run")
     r.add_argument("name")
     r.add_argument("-S", "--set", action="append", default=[], metavar="train.KEY=VALUE")
-    r.add_argument("--backbone", default="resnet50")
+    r.add_argument("--backbone", default="resnet50", choices=BACKBONES)
     t = sub.add_parser("table")
     t.add_argument("--out", type=Path, default=ROOT / "reports" / "ablation" / "training.md")
     args = ap.parse_args(argv)
@@ -159,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
             run(args.name, parse_changes(args.set), args.backbone)
         else:
             print(table(args.out))
-    except (AblationError, ParamsError, contract.ContractError, ValueError) as exc:
+    except (AblationError, ParamsError, contract.ContractError) as exc:
         print(f"tools/ablate.py: {exc}", file=sys.stderr)
         return 2
     return 0
