@@ -112,10 +112,10 @@ def test_clinical_cohort_is_new_people_with_the_clinical_size():
 def test_generalisation_cohorts_are_new_people_with_their_shifts():
     p = P.load(ROOT / "params.yaml")
     seeds = set()
-    for i, name in enumerate(p.generalise.cohorts):
+    for name in p.generalise.cohorts:
         v = P.shifted_cohort_params(p, name)
         seeds.add(v.seed)
-        assert v.seed == p.seed + 10 + i and v.acquire.cohort.n_subjects == p.generalise.n_subjects
+        assert v.seed >= p.seed + 1000 and v.acquire.cohort.n_subjects == p.generalise.n_subjects
         for section, values in p.generalise.cohorts[name].items():
             assert all(getattr(getattr(v.acquire, section), k) == val for k, val in values.items())
         assert v.preprocess == p.preprocess  # the study's preprocessing, as trained
@@ -126,6 +126,11 @@ def test_generalisation_cohorts_are_new_people_with_their_shifts():
     assert P.shifted_cohort_params(P.validate(far), "far").acquire.sensor.distance_mm == 1800.0
     with pytest.raises(P.ParamsError, match="no cohort 'near'"):
         P.shifted_cohort_params(p, "near")
+    # a cohort's people do not change when another cohort is added in front of it
+    more = p.model_dump()
+    more["generalise"]["cohorts"] = {"extra": {}, **more["generalise"]["cohorts"]}
+    assert all(P.shifted_cohort_params(P.validate(more), n).seed == P.shifted_cohort_params(p, n).seed
+               for n in p.generalise.cohorts)
 
 
 @pytest.mark.parametrize("cohorts, message", [
@@ -134,6 +139,8 @@ def test_generalisation_cohorts_are_new_people_with_their_shifts():
     ({"x": {"cohort": {"n_subjects": 5}}}, r"cohorts.x.cohort.n_subjects: cannot be shifted"),
     ({"../x": {}}, r"cohorts.../x: the name"),
     ({}, r"cohorts must name at least one cohort"),
+    ({"old": {"cohort": {"age_min": 60.0}}}, r"params: old: acquire.cohort: age_min \(60.0\) exceeds age_max \(35.0\)"),
+    ({"near_wall": {"sensor": {"wall_mm": 1400.0}}}, r"near_wall: acquire.sensor: wall_mm \(1400\) must stand"),
 ])
 def test_generalisation_shifts_are_checked_naming_the_key(cohorts, message):
     data = P.load(ROOT / "params.yaml").model_dump()
@@ -193,4 +200,15 @@ def test_learning_rate_is_one_number_or_one_per_backbone():
         P.validate(data)
     data["train"]["learning_rate"] = {"vgg19": 1e-4, "resnet50": 1e-3, "resnet152": 2.0}
     with pytest.raises(P.ParamsError, match="train.learning_rate"):
+        P.validate(data)
+
+
+def test_the_cosine_warm_up_is_shorter_than_training_and_the_leakage_backbone_has_a_rate():
+    data = P.load(ROOT / "params.yaml").model_dump()
+    data["train"] |= {"lr_schedule": "cosine", "warmup_epochs": data["train"]["epochs"]}
+    with pytest.raises(P.ParamsError, match=r"train: warmup_epochs \(10\) must be fewer than epochs \(10\)"):
+        P.validate(data)
+    data = P.load(ROOT / "params.yaml").model_dump()
+    data["train"] |= {"backbones": ["vgg19"], "learning_rate": {"vgg19": 1e-4}}
+    with pytest.raises(P.ParamsError, match="no rate for resnet50, the leakage experiment's backbone"):
         P.validate(data)

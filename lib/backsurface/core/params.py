@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import stat
 import sys
+import zlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -143,6 +144,9 @@ class Train(_Section):
     def _distinct(self):
         if not self.backbones or len(set(self.backbones)) != len(self.backbones):
             raise ValueError(f"backbones must be a non-empty list without repeats, got {list(self.backbones)}")
+        if self.lr_schedule == "cosine" and self.warmup_epochs >= self.epochs:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs}): the "
+                             f"cosine schedule decays after the warm-up")
         if isinstance(self.learning_rate, dict):
             missing = [bb for bb in self.backbones if bb not in self.learning_rate]
             if missing:
@@ -257,6 +261,16 @@ class Params(_Section):
             problems.append(f"split.n_test_subjects ({n_test}) leaves {max(n - n_test, 0)} of the "
                             f"acquire.cohort.n_subjects ({n}) for training; at most half the subjects "
                             f"({n // 2}) can be test subjects")
+        if isinstance(self.train.learning_rate, dict) and self.leakage.backbone not in self.train.learning_rate:
+            problems.append(f"train.learning_rate names no rate for {self.leakage.backbone}, the leakage "
+                            f"experiment's backbone")
+        # each shifted cohort must be a valid acquisition (checked once the study's own params are valid)
+        if not problems and (info.context or {}).get("check_generalise", True):
+            for name in self.generalise.cohorts:
+                try:
+                    shifted_cohort_params(self, name)
+                except ParamsError as exc:
+                    problems.extend(line.removeprefix("generalise.cohorts.") for line in str(exc).splitlines())
         if problems:
             raise ValueError("\n".join(problems))
         return self
@@ -286,15 +300,16 @@ def _describe(exc: ValidationError, source: str) -> str:
 
 
 def validate(data: dict[str, Any] | None, source: str = "params", check_split: bool = True,
-             check_threshold: bool = True) -> Params:
+             check_threshold: bool = True, check_generalise: bool = True) -> Params:
     """Validate a complete parameters mapping: every key is required (``params.yaml`` holds the values).
 
     ``check_split``: whether ``split.n_test_subjects`` must fit ``acquire.cohort`` (not for a cohort that is
     never split, such as the clinical validation cohort); ``check_threshold``: whether the fixed background
-    threshold must lie between subject and wall (not for a generalisation cohort that tests it)."""
+    threshold must lie between subject and wall (not for a generalisation cohort that tests it);
+    ``check_generalise``: whether every cohort of ``generalise.cohorts`` must be a valid acquisition too."""
     try:
-        return Params.model_validate(data or {}, context={"check_split": check_split,
-                                                          "check_threshold": check_threshold})
+        context = {"check_split": check_split, "check_threshold": check_threshold, "check_generalise": check_generalise}
+        return Params.model_validate(data or {}, context=context)
     except ValidationError as exc:
         raise ParamsError(_describe(exc, source)) from None
 
@@ -394,20 +409,22 @@ def clinical_cohort_params(params: Params) -> Params:
 
 def shifted_cohort_params(params: Params, name: str) -> Params:
     """Params of the generalisation cohort ``name`` (``generalise.cohorts``): the study's acquisition with that
-    cohort's shifts, ``generalise.n_subjects`` subjects, and seed + 10 + its position in ``cohorts``, so that its
-    subjects are new people, never the training or the clinical cohort.
+    cohort's shifts, ``generalise.n_subjects`` subjects, and a seed of its own: seed + 1000 + the CRC-32 of its name
+    modulo 10⁶, so that its subjects are new people, never the training (seed) or the clinical cohort (seed + 1), and
+    stay the same people when other cohorts are added, removed or reordered.
 
     The study's preprocessing is kept as it is: a cohort may stand where the fixed threshold cuts it, on purpose."""
     g = params.generalise
     if name not in g.cohorts:
         raise ParamsError(f"generalise.cohorts: no cohort {name!r} (there are {', '.join(g.cohorts)})")
     data = params.model_dump()
-    data["seed"] = params.seed + 10 + list(g.cohorts).index(name)
+    data["seed"] = params.seed + 1000 + zlib.crc32(name.encode()) % 1_000_000
     data["acquire"]["source"] = "synthetic"
     data["acquire"]["cohort"].update(n_subjects=g.n_subjects, n_female=g.n_subjects // 2)
     for section, values in g.cohorts[name].items():
         data["acquire"][section].update(values)
-    return validate(data, source=f"generalise.cohorts.{name}", check_split=False, check_threshold=False)
+    return validate(data, source=f"generalise.cohorts.{name}", check_split=False, check_threshold=False,
+                    check_generalise=False)
 
 
 def _update_in_place(doc, overlay: dict[str, Any]) -> None:

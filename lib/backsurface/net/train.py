@@ -172,7 +172,8 @@ def _restore(model: keras.Model, optimizer, data: dict[str, np.ndarray]) -> None
 
 def learning_rate(config: TrainConfig, steps_per_epoch: int):
     """The optimizer's learning rate: ``config.learning_rate`` throughout (``constant``), or a linear warm-up from
-    0 over ``warmup_epochs`` followed by a cosine decay to 0 at the last step of ``epochs`` (``cosine``).
+    0 over ``warmup_epochs`` followed by a cosine decay that reaches 0 just after the last step (``cosine``; Keras
+    evaluates a schedule at the step count before the step, so the very first step has rate 0).
 
     A schedule is a function of the optimizer's step counter, which the checkpoint holds: a resumed run continues
     on the same curve."""
