@@ -2,7 +2,8 @@
 
 from backsurface.codec.label_codec import LabelCodec
 
-PAPER_SCHEME = {"crop": "none", "threshold_mm": 1700.0, "stride": 8, "sigma_px": 8.0, "cutoff": 4.6,
+PAPER_SCHEME = {"crop": "none", "threshold_mm": 1700.0, "background": "fixed",
+                "body_depth_mm": 300.0, "stride": 8, "sigma_px": 8.0, "cutoff": 4.6,
                 "limb_width_px": 8.0}
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from backsurface.codec import encode, grid
 from backsurface.codec.label_codec import CodecError, LabelCodec
 from backsurface.core import params as P
+from backsurface.data.preprocess import PreprocessError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,7 +27,31 @@ def test_to_dict_round_trip_and_sidecar_beside_the_model(tmp_path):
     sidecar = c.save(model)
     assert sidecar == tmp_path / "resnet50" / "model.codec.json"
     assert LabelCodec.for_model(model) == c
-    assert json.loads(sidecar.read_text())["format"] == 1
+    assert json.loads(sidecar.read_text())["format"] == 2
+
+
+def test_a_format_1_codec_is_read_as_the_fixed_threshold_it_was_trained_with(tmp_path):
+    old = {k: v for k, v in codec(96).to_dict().items() if k not in ("background", "body_depth_mm")} | {"format": 1}
+    (tmp_path / "model.codec.json").write_text(json.dumps(old))
+    c = LabelCodec.for_model(tmp_path / "model.keras")
+    assert (c.background, c.threshold_mm) == ("fixed", 1700.0)
+    (tmp_path / "model.codec.json").write_text(json.dumps(old | {"background": "nearest"}))
+    with pytest.raises(CodecError, match="a format 1 codec has no background"):
+        LabelCodec.for_model(tmp_path / "model.keras")
+
+
+def test_the_cut_is_fixed_or_follows_the_subject():
+    depth = np.full((424, 512), 2600.0)
+    depth[100:300, 200:300] = np.linspace(1900.0, 2000.0, 100)  # a subject at 1.9 m, beyond the paper's 1.7 m
+    assert codec(96).cut_mm(depth) == 1700.0
+    with pytest.raises(PreprocessError, match="empty foreground"):
+        codec(96).preprocess(depth, name="far.png")
+    nearest = codec(96, background="nearest", body_depth_mm=300.0)
+    assert nearest.cut_mm(depth) == pytest.approx(np.quantile(depth, 0.02) + 300.0)
+    image, t = nearest.preprocess(depth)
+    u, v = t.raw_to_input(np.array([[250.0, 200.0], [450.0, 50.0]])).T.round().astype(int)
+    assert image[v[0], u[0]] > 0 and image[v[1], u[1]] == 0  # the subject is foreground, the wall is not
+
 
 
 @pytest.mark.parametrize(
@@ -39,6 +64,8 @@ def test_to_dict_round_trip_and_sidecar_beside_the_model(tmp_path):
         (lambda d: d.update(crop="head"), "crop must be one of"),
         (lambda d: d.update(cutoff=float("nan")), "cutoff must be a finite number > 0"),
         (lambda d: d.update(threshold_mm=True), "threshold_mm must be a finite number > 0"),
+        (lambda d: d.update(background="far"), "background must be one of"),
+        (lambda d: d.update(body_depth_mm=-1.0), "body_depth_mm must be a finite number > 0"),
     ],
 )
 def test_a_bad_codec_file_is_refused_naming_it(tmp_path, mutate, message):
@@ -63,6 +90,7 @@ def test_from_params_reads_preprocess_and_labels():
     c = LabelCodec.from_params(p)
     assert (c.input_size, c.crop, c.threshold_mm) == (p.preprocess.input_size, p.preprocess.crop,
                                                        p.preprocess.threshold_mm)
+    assert (c.background, c.body_depth_mm) == (p.preprocess.background, p.preprocess.body_depth_mm)
     assert (c.stride, c.sigma_px, c.cutoff, c.limb_width_px) == (p.labels.stride, p.labels.sigma_px, p.labels.cutoff,
                                                                  p.labels.limb_width_px)
     assert c.output_size == p.preprocess.input_size // 8

@@ -49,8 +49,8 @@ def test_label_heatmaps_localise_to_the_true_points_in_pixels_and_mm():
 
 def test_perfect_predictions_have_a_surface_floor_of_exactly_zero():
     data, heat, pafs, depths = _split()
-    true_surface = evaluation.surface_points(depths, data["ids"], data["points_raw"], 1700.0)
-    again = evaluation.surface_points(depths, data["ids"], data["points_raw"].copy(), 1700.0)
+    true_surface = evaluation.surface_points(depths, data["ids"], data["points_raw"], codec(SIZE))
+    again = evaluation.surface_points(depths, data["ids"], data["points_raw"].copy(), codec(SIZE))
     assert np.isfinite(true_surface).all() and np.all(np.linalg.norm(again - true_surface, axis=-1) == 0.0)
     # the decoded label heatmaps: sub-1e-4 px off, the same depth pixels: a floor of a few nanometres
     decoded = evaluation.localise(heat, pafs, data, depths, codec(SIZE))

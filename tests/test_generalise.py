@@ -52,3 +52,25 @@ def test_worst_frames_skip_frames_without_a_prediction():
     e = _errors([3.0, np.nan, 9.0, 5.0])
     assert generalise.worst_frames(e, 2) == [2, 3]
     assert generalise.worst_frames(e, 10) == [2, 3, 0]
+
+
+def test_the_test_split_is_scored_healthy_and_deformed_apart_from_the_cohort_table():
+    from types import SimpleNamespace
+
+    import pandas as pd
+    table = pd.DataFrame({"subject_id": ["S1", "S2", "S3"], "deformed": [False, "True", "0"]})
+    flags = generalise.deformed_by_subject(table)
+    assert flags == {"S1": False, "S2": True, "S3": False}
+    assert generalise.deformed_by_subject(table.drop(columns="deformed")) is None
+    with pytest.raises(ValueError, match=r"cohort.csv: subject 'S2': deformed must be true or false, got 'yes'"):
+        generalise.deformed_by_subject(table.assign(deformed=[False, "yes", False]))
+    inplane = np.array([[2.0] * N_LANDMARKS, [9.0] * N_LANDMARKS, [4.0] * N_LANDMARKS])
+    loc = SimpleNamespace(subject_ids=np.array(["S1", "S2", "S3"]), inplane_errors_mm=inplane,
+                          surface_errors_mm=inplane + 1.0)
+    groups = generalise.health_groups(loc, flags, n_boot=20, seed=0)
+    assert groups["healthy"]["inplane_mre_mm"] == pytest.approx(3.0)
+    assert groups["deformed"]["inplane_mre_mm"] == pytest.approx(9.0)
+    assert groups["all"]["n_frames"] == 3 and groups["all"]["found_pct"] == 100.0
+    with pytest.raises(ValueError, match=r"no deformed flag for subjects \['S9'\]"):
+        generalise.health_groups(SimpleNamespace(**{**vars(loc), "subject_ids": np.array(["S1", "S2", "S9"])}),
+                                 flags, n_boot=20, seed=0)

@@ -192,3 +192,62 @@ def test_preprocess_frame(crop):
         assert t.scale_y > 184 / WIDTH  # zoomed onto the body
     with pytest.raises(pp.PreprocessError, match="crop"):
         pp.preprocess_frame(depth_frame(), 1700, 184, crop="head")
+
+
+def _room(subject_mm: float, wall_mm: float = 2600.0) -> np.ndarray:
+    """A Kinect v2 frame of a box-shaped back at ``subject_mm`` before a wall and the floor (the renderer's room)."""
+    from backsurface.acquisition.synthetic.render import background_depth
+    from backsurface.core.camera import KINECT_V2
+    depth = background_depth(KINECT_V2, 1100.0, wall_mm)
+    yy, xx = np.mgrid[0:424, 0:512]
+    body = (np.abs(xx - 256) < 60 * 1500 / subject_mm) & (yy > 60) & (yy < 400)
+    return np.where(body, subject_mm + 0.002 * (xx - 256) ** 2, depth)  # rounder towards the sides
+
+
+@pytest.mark.parametrize("subject_mm", [1300.0, 1500.0, 1700.0, 1900.0])
+@pytest.mark.parametrize("wall_mm", [2400.0, 3500.0])
+def test_the_nearest_body_is_found_wherever_the_subject_stands(subject_mm, wall_mm):
+    depth = _room(subject_mm, wall_mm)
+    cut = pp.background_cut_mm(depth, "nearest", 1700.0, 300.0)
+    assert cut == pytest.approx(subject_mm + 300.0, abs=1.0)
+    _, valid = pp.denoise(depth, cut)
+    body = depth < subject_mm + 100
+    assert valid[body].all() and not valid[depth >= wall_mm].any()  # the whole subject, never the wall
+    assert pp.background_cut_mm(depth, "fixed", 1700.0, 300.0) == 1700.0  # the paper's cut ignores the frame
+    if subject_mm > 1700.0:  # ... and loses a subject beyond it
+        with pytest.raises(pp.PreprocessError, match="empty foreground"):
+            pp.denoise(np.where(body, depth, 0.0), 1700.0)
+
+
+def test_stray_readings_in_front_of_the_subject_do_not_move_the_cut():
+    depth = _room(1800.0)
+    rng = np.random.default_rng(0)
+    flat = depth.ravel().copy()
+    stray = rng.choice(flat.size, size=int(0.005 * flat.size), replace=False)  # 0.5 % flying pixels at 0.6-1 m
+    flat[stray] = rng.uniform(600.0, 1000.0, stray.size)
+    assert pp.background_cut_mm(flat.reshape(depth.shape), "nearest", 1700.0, 300.0) == pytest.approx(2100.0, abs=2.0)
+
+
+@given(st.floats(-300.0, 300.0))
+@settings(max_examples=25, deadline=None)
+def test_the_nearest_cut_moves_with_the_subject_and_ignores_missing_readings(shift):
+    depth = _room(1600.0)
+    base = pp.background_cut_mm(depth, "nearest", 1700.0, 300.0)
+    assert pp.background_cut_mm(depth + shift, "nearest", 1700.0, 300.0) == pytest.approx(base + shift)
+    holes = depth.copy()
+    holes[::7, ::5] = 0.0
+    holes[1::9, ::3] = np.nan
+    assert pp.background_cut_mm(holes, "nearest", 1700.0, 300.0) == pytest.approx(base, abs=2.0)
+
+
+@pytest.mark.parametrize(("depth", "kw", "message"), [
+    (np.zeros((4, 4)), {}, "frame.png: empty foreground.*no subject to find"),
+    (np.full((4, 4), np.nan), {}, "frame.png: empty foreground"),
+    (np.ones(4), {}, "2-D"),
+    (np.ones((4, 4)), {"background": "farthest"}, "background must be one of"),
+    (np.ones((4, 4)), {"body_depth_mm": float("inf")}, "body_depth_mm must be a finite number > 0"),
+])
+def test_a_frame_with_nothing_to_find_is_one_clear_error(depth, kw, message):
+    args = {"background": "nearest", "threshold_mm": 1700.0, "body_depth_mm": 300.0} | kw
+    with pytest.raises(pp.PreprocessError, match=message):
+        pp.background_cut_mm(depth, name="frame.png", **args)

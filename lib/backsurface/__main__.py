@@ -109,7 +109,7 @@ def predict(args) -> int:
         return _fail(exc)
     px = np.stack([predicted[i].points_raw for i in ids])
     mm = np.stack([predicted[i].points_mm for i in ids])
-    clinic = assessment.assess([frames[i] for i in ids], px, mm, predictor.codec.threshold_mm,
+    clinic = assessment.assess([frames[i] for i in ids], px, mm, [predictor.codec.cut_mm(frames[i]) for i in ids],
                                [predicted[i].spine_prior_x for i in ids])
     base = predictor.annotate(frames, {i: str(args.depth[n]) for n, i in enumerate(ids)}, predicted)
     records = []

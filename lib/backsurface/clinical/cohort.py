@@ -42,18 +42,21 @@ def _spine(depth, px, prior, max_mm):
     return (ys, xs, float(np.nanmax(np.abs(dev))) if np.isfinite(dev).any() else np.nan), ""
 
 
-def assess(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarray, max_mm: float,
+def assess(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarray, max_mm: float | list[float],
            priors: list[np.ndarray | None] | None = None) -> Assessment:
-    """Indices and spine line of N subjects (depth frames in mm, landmarks (N, 10, 2) px and (N, 10, 3) mm)."""
+    """Indices and spine line of N subjects (depth frames in mm, landmarks (N, 10, 2) px and (N, 10, 3) mm).
+
+    ``max_mm``: the background cut, one for all frames or one per frame (a model's ``codec.cut_mm`` of each)."""
     px = np.asarray(points_px, dtype=np.float64)
     mm = np.asarray(points_mm, dtype=np.float64)
-    surface_z = np.stack([surface_depth(d, p, max_mm, fallback_window=SILHOUETTE_WINDOW)
-                          for d, p in zip(depths, px)])
+    cuts = np.broadcast_to(np.asarray(max_mm, dtype=np.float64), (len(depths),))
+    surface_z = np.stack([surface_depth(d, p, cut, fallback_window=SILHOUETTE_WINDOW)
+                          for d, p, cut in zip(depths, px, cuts)])
     values = clinical.compute(mm, surface_z)
     why = clinical.reasons(mm, values, surface_z)
     spines, deviation = [], np.full(len(px), np.nan)
     for n, (d, p) in enumerate(zip(depths, px)):
-        result, err = _spine(d, p, None if priors is None else priors[n], max_mm)
+        result, err = _spine(d, p, None if priors is None else priors[n], cuts[n])
         if result is None:
             spines.append(None)
             why[n] = "; ".join(filter(None, [why[n], f"{SPINE}: {err}"]))

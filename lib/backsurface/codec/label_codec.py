@@ -1,7 +1,8 @@
 """The label codec: one object that owns how a depth frame becomes network input and labels, and back.
 
 A :class:`LabelCodec` holds every parameter of the label scheme — the input size, the crop mode and
-background threshold of preprocessing, the output stride and its cell-centre grid, the heatmap σ and
+the background cut of preprocessing (:meth:`cut_mm`: the paper's fixed threshold, or a depth behind the
+subject found in each frame), the output stride and its cell-centre grid, the heatmap σ and
 cut-off, the affinity-field limb width — and offers both directions:
 
 * **encode**: a raw frame → network input and its raw↔input transform (:meth:`preprocess`); landmarks in
@@ -30,10 +31,12 @@ from backsurface.codec import decode as _decode
 from backsurface.codec import encode as _encode
 from backsurface.codec import grid
 from backsurface.core.atomic import atomic_file
-from backsurface.data.preprocess import CROPS, InputTransform, preprocess_frame
+from backsurface.data.preprocess import BACKGROUNDS, CROPS, InputTransform, background_cut_mm, preprocess_frame
 
-FORMAT = 1
+FORMAT = 2
 """Version of the sidecar layout; a file of another version is refused."""
+FORMAT_1 = {"background": "fixed", "body_depth_mm": 300.0}
+"""Format 1 (before ``background``/``body_depth_mm``) knew only the fixed threshold: read as that scheme."""
 SIDECAR_SUFFIX = ".codec.json"
 
 
@@ -52,7 +55,9 @@ class LabelCodec:
 
     input_size: int  # network input: input_size × input_size pixels
     crop: str  # "none" (the whole frame, letterboxed) or "torso"
-    threshold_mm: float  # depth beyond this is background (paper: 1700)
+    threshold_mm: float  # background="fixed": depth beyond this is background (paper: 1700)
+    background: str  # "fixed" (threshold_mm) or "nearest" (body_depth_mm behind the subject's near surface)
+    body_depth_mm: float  # background="nearest": how far behind the subject's near surface the body may reach
     stride: int  # output stride of the network (8 for every backbone here)
     sigma_px: float  # heatmap Gaussian σ, input pixels
     cutoff: float  # heatmap cut-off: cells with d²/2σ² above it are 0
@@ -66,7 +71,9 @@ class LabelCodec:
                              f"got {self.stride!r}")
         if self.crop not in CROPS:
             raise CodecError(f"codec: crop must be one of {CROPS}, got {self.crop!r}")
-        for key in ("threshold_mm", "sigma_px", "cutoff", "limb_width_px"):
+        if self.background not in BACKGROUNDS:
+            raise CodecError(f"codec: background must be one of {BACKGROUNDS}, got {self.background!r}")
+        for key in ("threshold_mm", "body_depth_mm", "sigma_px", "cutoff", "limb_width_px"):
             value = getattr(self, key)
             number = isinstance(value, int | float) and not isinstance(value, bool)
             if not (number and math.isfinite(value) and value > 0):
@@ -78,7 +85,8 @@ class LabelCodec:
     def from_params(cls, params) -> LabelCodec:
         """The codec of a validated :class:`~backsurface.core.params.Params` (its preprocess and labels)."""
         p, lab = params.preprocess, params.labels
-        return cls(input_size=p.input_size, crop=p.crop, threshold_mm=p.threshold_mm, stride=lab.stride,
+        return cls(input_size=p.input_size, crop=p.crop, threshold_mm=p.threshold_mm, background=p.background,
+                   body_depth_mm=p.body_depth_mm, stride=lab.stride,
                    sigma_px=lab.sigma_px, cutoff=lab.cutoff, limb_width_px=lab.limb_width_px)
 
     def to_dict(self) -> dict[str, Any]:
@@ -88,9 +96,14 @@ class LabelCodec:
     def from_dict(cls, d: Any, source: str = "codec") -> LabelCodec:
         if not isinstance(d, dict):
             raise CodecError(f"{source}: expected a JSON object, got {type(d).__name__}")
-        if d.get("format") != FORMAT:
-            raise CodecError(f"{source}: codec format {d.get('format')!r}, this library reads format {FORMAT}")
+        if d.get("format") not in (1, FORMAT):
+            raise CodecError(f"{source}: codec format {d.get('format')!r}, this library reads formats 1 and {FORMAT}")
         fields = {k: v for k, v in d.items() if k != "format"}
+        if d.get("format") == 1:
+            if set(FORMAT_1) & set(fields):
+                raise CodecError(f"{source}: a format 1 codec has no {' or '.join(FORMAT_1)}; found "
+                                 f"{sorted(set(FORMAT_1) & set(fields))}")
+            fields.update(FORMAT_1)
         names = set(cls.__dataclass_fields__)
         missing, unknown = sorted(names - set(fields)), sorted(set(fields) - names)
         if missing or unknown:
@@ -149,9 +162,15 @@ class LabelCodec:
 
     # ------------------------------------------------------------------ encode
 
+    def cut_mm(self, depth_mm: np.ndarray, name: str | None = None) -> float:
+        """The depth (mm) beyond which this raw frame is background: preprocessing and every depth lookup of
+        a landmark (predictor, scoring, clinical indices) use the same cut."""
+        return background_cut_mm(depth_mm, self.background, self.threshold_mm, self.body_depth_mm, name=name)
+
     def preprocess(self, depth_mm: np.ndarray, name: str | None = None) -> tuple[np.ndarray, InputTransform]:
         """Raw depth frame → normalised single-channel input ``(S, S)`` float32 and its raw↔input transform."""
-        image, transform = preprocess_frame(depth_mm, self.threshold_mm, self.input_size, self.crop, name=name)
+        image, transform = preprocess_frame(depth_mm, self.cut_mm(depth_mm, name), self.input_size, self.crop,
+                                            name=name)
         return image[..., 0], transform
 
     def encode(self, points_input: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

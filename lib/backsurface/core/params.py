@@ -46,9 +46,18 @@ class _Section(BaseModel):
 
 Backbone = Literal["vgg19", "resnet50", "resnet152"]
 Rate = Annotated[float, Field(gt=0.0, le=1.0)]
-_ONE, _EACH = "one rate", "rate per backbone"  # the two forms of a rate; dropped from the keys that messages name
-RateOrRates = Annotated[Annotated[Rate, Tag(_ONE)] | Annotated[dict[Backbone, Rate], Tag(_EACH)],
-                        Discriminator(lambda v: _EACH if isinstance(v, dict) else _ONE)]
+Schedule = Literal["constant", "cosine"]  # cosine: linear warm-up, then cosine decay to 0 at the last step
+_ONE, _EACH = "one value", "value per backbone"  # the two forms of a per-backbone key; dropped from messages
+
+
+def _one_or_each(kind):
+    """One ``kind`` for every backbone, or a mapping backbone → ``kind`` (a YAML number/word or mapping)."""
+    return Annotated[Annotated[kind, Tag(_ONE)] | Annotated[dict[Backbone, kind], Tag(_EACH)],
+                     Discriminator(lambda v: _EACH if isinstance(v, dict) else _ONE)]
+
+
+RateOrRates = _one_or_each(Rate)
+ScheduleOrSchedules = _one_or_each(Schedule)
 
 
 class Cohort(_Section):
@@ -95,7 +104,9 @@ class Acquire(_Section):
 
 
 class Preprocess(_Section):
-    threshold_mm: float = Field(ge=500.0, le=4500.0)
+    threshold_mm: float = Field(ge=500.0, le=4500.0)  # background: fixed
+    background: Literal["fixed", "nearest"]  # fixed: r > threshold_mm (paper); nearest: behind the subject
+    body_depth_mm: float = Field(ge=50.0, le=1000.0)  # background: nearest
     input_size: int = Field(ge=32, le=1024)
     crop: Literal["none", "torso"]
 
@@ -136,7 +147,7 @@ class Train(_Section):
     batch_size: int = Field(ge=1, le=256)
     # the peak rate of the schedule: one for every backbone, or one per backbone (backbone: rate)
     learning_rate: RateOrRates
-    lr_schedule: Literal["constant", "cosine"]  # cosine: linear warm-up, then cosine decay to 0 at the last step
+    lr_schedule: ScheduleOrSchedules  # one for every backbone, or one per backbone
     warmup_epochs: int = Field(ge=0, le=1000)  # of the cosine schedule (ignored by constant)
     strategy: Literal["default", "mirrored", "one_device"]
 
@@ -144,24 +155,36 @@ class Train(_Section):
     def _distinct(self):
         if not self.backbones or len(set(self.backbones)) != len(self.backbones):
             raise ValueError(f"backbones must be a non-empty list without repeats, got {list(self.backbones)}")
-        if self.lr_schedule == "cosine" and self.warmup_epochs >= self.epochs:
+        if "cosine" in self._each(self.lr_schedule) and self.warmup_epochs >= self.epochs:
             raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs}): the "
                              f"cosine schedule decays after the warm-up")
-        if isinstance(self.learning_rate, dict):
-            missing = [bb for bb in self.backbones if bb not in self.learning_rate]
+        for key in ("learning_rate", "lr_schedule"):
+            value = getattr(self, key)
+            missing = [bb for bb in self.backbones if isinstance(value, dict) and bb not in value]
             if missing:
-                raise ValueError(f"learning_rate names no rate for {', '.join(missing)} (give one per backbone of "
-                                 f"train.backbones, or one number for all)")
+                raise ValueError(f"{key} names nothing for {', '.join(missing)} (give one per backbone of "
+                                 f"train.backbones, or one value for all)")
         return self
+
+    @staticmethod
+    def _each(value) -> list:
+        return list(value.values()) if isinstance(value, dict) else [value]
+
+    def _of(self, key: str, backbone: str):
+        value = getattr(self, key)
+        if not isinstance(value, dict):
+            return value
+        if backbone not in value:
+            raise ParamsError(f"train.{key} names nothing for {backbone} (it has {', '.join(value)})")
+        return value[backbone]
 
     def rate_of(self, backbone: str) -> float:
         """The peak learning rate of ``backbone``."""
-        if not isinstance(self.learning_rate, dict):
-            return self.learning_rate
-        if backbone not in self.learning_rate:
-            raise ParamsError(f"train.learning_rate names no rate for {backbone} (it has "
-                              f"{', '.join(self.learning_rate)})")
-        return self.learning_rate[backbone]
+        return self._of("learning_rate", backbone)
+
+    def schedule_of(self, backbone: str) -> str:
+        """The learning-rate schedule of ``backbone``."""
+        return self._of("lr_schedule", backbone)
 
 
 class Evaluate(_Section):
@@ -250,7 +273,12 @@ class Params(_Section):
         s, thr = self.acquire.sensor, self.preprocess.threshold_mm
         far = s.distance_mm + s.distance_jitter_mm
         threshold_check = (info.context or {}).get("check_threshold", True)
-        if threshold_check and not far < thr < s.wall_mm:
+        body = self.preprocess.body_depth_mm
+        if self.preprocess.background == "nearest" and not far + body < s.wall_mm:
+            problems.append(f"preprocess.body_depth_mm ({body:g}) behind a subject standing up to "
+                            f"acquire.sensor.distance_mm + distance_jitter_mm = {far:g} mm reaches the wall "
+                            f"(acquire.sensor.wall_mm = {s.wall_mm:g} mm): the wall would be taken for the body")
+        if self.preprocess.background == "fixed" and threshold_check and not far < thr < s.wall_mm:
             problems.append(f"preprocess.threshold_mm ({thr:g}) must lie between the subject (up to "
                             f"acquire.sensor.distance_mm + distance_jitter_mm = {far:g} mm) and the wall "
                             f"(acquire.sensor.wall_mm = {s.wall_mm:g} mm)")
@@ -261,9 +289,11 @@ class Params(_Section):
             problems.append(f"split.n_test_subjects ({n_test}) leaves {max(n - n_test, 0)} of the "
                             f"acquire.cohort.n_subjects ({n}) for training; at most half the subjects "
                             f"({n // 2}) can be test subjects")
-        if isinstance(self.train.learning_rate, dict) and self.leakage.backbone not in self.train.learning_rate:
-            problems.append(f"train.learning_rate names no rate for {self.leakage.backbone}, the leakage "
-                            f"experiment's backbone")
+        for key in ("learning_rate", "lr_schedule"):
+            value = getattr(self.train, key)
+            if isinstance(value, dict) and self.leakage.backbone not in value:
+                problems.append(f"train.{key} names nothing for {self.leakage.backbone}, the leakage "
+                                f"experiment's backbone")
         # each shifted cohort must be a valid acquisition (checked once the study's own params are valid)
         if not problems and (info.context or {}).get("check_generalise", True):
             for name in self.generalise.cohorts:

@@ -24,15 +24,20 @@ from backsurface.core import contract
 from backsurface.data import augment, preprocess
 
 
-def preprocess_cohort(raw_dir: str | Path, threshold_mm: float, input_size: int, crop: str,
-                      progress: bool = True) -> dict[str, np.ndarray]:
-    """Denoise, normalise and resize every frame of a raw cohort (paper Sec. 5)."""
+def preprocess_cohort(raw_dir: str | Path, scheme, progress: bool = True) -> dict[str, np.ndarray]:
+    """Denoise, normalise and resize every frame of a raw cohort (paper Sec. 5).
+
+    ``scheme``: what to do, as ``params.preprocess`` or a label codec holds it (``background``, ``threshold_mm``,
+    ``body_depth_mm``, ``input_size``, ``crop``).  The arrays gain ``cuts_mm``, each frame's background cut."""
     raw_dir = Path(raw_dir)
     annotations, _ = contract.read_cohort(raw_dir)
-    out = {k: [] for k in ("ids", "subject_ids", "images", "points", "points_raw", "points_mm", "transforms")}
+    out = {k: [] for k in ("ids", "subject_ids", "images", "points", "points_raw", "points_mm", "transforms",
+                           "cuts_mm")}
     for ann in tqdm(annotations, desc="preprocess", disable=not progress):
         depth = contract.read_depth(raw_dir / ann.image)
-        image, t = preprocess.preprocess_frame(depth, threshold_mm, input_size, crop, name=str(raw_dir / ann.image))
+        name = str(raw_dir / ann.image)
+        cut = preprocess.background_cut_mm(depth, scheme.background, scheme.threshold_mm, scheme.body_depth_mm, name)
+        image, t = preprocess.preprocess_frame(depth, cut, scheme.input_size, scheme.crop, name=name)
         raw_pts = ann.points()
         mm = ann.points_mm()
         out["ids"].append(ann.id)
@@ -42,6 +47,7 @@ def preprocess_cohort(raw_dir: str | Path, threshold_mm: float, input_size: int,
         out["points_raw"].append(raw_pts)
         out["points_mm"].append(np.full((10, 3), np.nan) if mm is None else mm)
         out["transforms"].append(t.to_row())
+        out["cuts_mm"].append(cut)
     arrays = {k: np.asarray(v) for k, v in out.items()}
     arrays["augmentation"] = np.full(len(annotations), "original")
     return arrays

@@ -2,9 +2,12 @@
 
 Steps, in the order :func:`preprocess_frame` applies them:
 
-1. :func:`denoise` -- the paper's threshold ``r > 1.7 m``: background beyond the threshold, sensor
-   zeros (no reading) and NaNs become invalid (value 0) and a boolean ``valid`` mask says which
-   pixels are foreground.
+0. :func:`background_cut_mm` -- where the background begins in this frame: the paper's fixed
+   ``r > 1.7 m`` (``background="fixed"``), or ``body_depth_mm`` behind the near surface of the subject,
+   found as the nearest :data:`NEAR_SHARE` of the valid pixels (``background="nearest"``), so that a
+   subject standing nearer or farther than the paper's 1.5 m is still found whole.
+1. :func:`denoise` -- background beyond the cut, sensor zeros (no reading) and NaNs become invalid
+   (value 0) and a boolean ``valid`` mask says which pixels are foreground.
 2. :func:`normalise` -- eq. 1, ``R* = (R - min R) / (max R - min R)``, taken over the valid pixels
    only; exactly as printed, the nearest foreground pixel maps to 0 and the farthest to 1.  Invalid
    pixels are 0 too, so after normalisation "nearest surface" and "no reading" share the value 0:
@@ -34,6 +37,10 @@ from backsurface.core.camera import PAPER_BACKGROUND_MM
 
 DEFAULT_THRESHOLD_MM = PAPER_BACKGROUND_MM
 CROPS = ("none", "torso")
+BACKGROUNDS = ("fixed", "nearest")
+NEAR_SHARE = 0.02
+"""The share of a frame's valid pixels taken as the subject's near surface (``background="nearest"``): a
+subject at 1.3-1.9 m fills 8-30 % of a Kinect v2 frame and the sensor's stray readings far less than 2 %."""
 TRANSFORM_KEYS = ("scale_x", "scale_y", "offset_x", "offset_y", "in_w", "in_h")
 
 
@@ -85,6 +92,37 @@ def denoise(
             f"{threshold_mm:g} mm ({n_zero} zero/no reading, {n_nan} NaN/inf, {n_far} beyond the threshold)"
         )
     return np.where(valid, d, 0.0), valid
+
+
+def background_cut_mm(depth_mm: np.ndarray, background: str, threshold_mm: float, body_depth_mm: float,
+                      name: str | None = None) -> float:
+    """The depth (mm) beyond which this frame is background.
+
+    ``"fixed"``: ``threshold_mm`` (the paper's ``r > 1.7 m``, whatever the frame).  ``"nearest"``: the nearest
+    body in view is the subject; its near surface is the :data:`NEAR_SHARE` quantile of the frame's valid
+    (finite, > 0) depths, and everything more than ``body_depth_mm`` behind it is background.  The quantile is
+    taken on the 2 % nearest pixels, so isolated stray readings in front of the subject do not move it, and the
+    cut moves with the subject: 1.3 m or 1.9 m away, with a wall 2 m or 4 m behind.
+
+    Raises:
+        PreprocessError: an unknown mode, a bad number, or (``"nearest"``) no valid pixel at all.
+    """
+    if background not in BACKGROUNDS:
+        raise PreprocessError(f"{_label(name)}: background must be one of {BACKGROUNDS}, got {background!r}")
+    if background == "fixed":
+        return float(threshold_mm)
+    if not (np.isfinite(body_depth_mm) and body_depth_mm > 0):
+        raise PreprocessError(f"{_label(name)}: body_depth_mm must be a finite number > 0, got {body_depth_mm}")
+    d = np.asarray(depth_mm)
+    if d.ndim != 2 or not (np.issubdtype(d.dtype, np.number) or d.dtype == bool):
+        raise PreprocessError(f"{_label(name)}: depth must be a numeric 2-D (H, W) array, got {d.dtype} {d.shape}")
+    d = d.astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        readings = d[np.isfinite(d) & (d > 0)]
+    if readings.size == 0:
+        raise PreprocessError(f"{_label(name)}: empty foreground: none of the {d.size} pixels is a valid depth "
+                              f"(no reading, NaN or inf everywhere), so there is no subject to find")
+    return float(np.quantile(readings, NEAR_SHARE) + body_depth_mm)
 
 
 def normalise(depth: np.ndarray, valid: np.ndarray, name: str | None = None) -> np.ndarray:
@@ -281,7 +319,8 @@ def preprocess_frame(
 ) -> tuple[np.ndarray, InputTransform]:
     """Raw depth frame → network input ``(S, S, 3)`` float32 in ``[0, 1]`` and its :class:`InputTransform`.
 
-    denoise → normalise (eq. 1, over the whole frame's valid pixels) → optional torso crop →
+    ``threshold_mm`` is this frame's background cut (:func:`background_cut_mm`).  denoise → normalise (eq. 1, over
+    the whole frame's valid pixels) → optional torso crop →
     letterbox resize → 3 channels.  Landmarks map with ``transform.raw_to_input``.
     """
     if crop not in CROPS:

@@ -3,7 +3,7 @@
 Each cohort of ``generalise.cohorts`` is drawn anew (new seed, shifted distribution: older, heavier, deformed,
 standing elsewhere, swaying more) and rendered once per subject; the notebook runs each model over the raw
 frames and passes the predicted pixels here.  A frame in which the study's preprocessing finds no subject at all
-(the fixed threshold in front of the whole body) is *not found*: it has no prediction, is counted, and is left out
+(the background cut in front of the whole body) is *not found*: it has no prediction, is counted, and is left out
 of the error means, which the ``found %`` beside them qualifies; it counts as a miss in the share within 10 mm,
 and a cohort with one is never "held".
 """
@@ -21,10 +21,10 @@ GROUPS = ("all", "healthy", "deformed")
 
 
 def frame_errors(pred_raw: np.ndarray, true_raw: np.ndarray, true_mm: np.ndarray, depths: dict[str, np.ndarray],
-                 ids: np.ndarray, threshold_mm: float) -> tuple[np.ndarray, np.ndarray]:
+                 ids: np.ndarray, codec) -> tuple[np.ndarray, np.ndarray]:
     """In-plane and surface error (N, 10) of predictions on raw frames (NaN where there is none)."""
     inplane = metrics.inplane_errors_mm(pred_raw, true_raw, np.asarray(true_mm, dtype=np.float64)[..., 2])
-    pred_surface, true_surface = surface_pair(depths, ids, pred_raw, true_raw, threshold_mm)
+    pred_surface, true_surface = surface_pair(depths, ids, pred_raw, true_raw, codec)
     return inplane, metrics.errors_mm(pred_surface, true_surface)
 
 
@@ -57,6 +57,35 @@ def score_cohort(inplane: np.ndarray, surface: np.ndarray, subject_ids: np.ndarr
     for group, keep in (("all", np.ones_like(deformed)), ("healthy", ~deformed), ("deformed", deformed)):
         out[group] = _group_metrics(inplane[keep], surface[keep], subjects[keep], found[keep], n_boot, seed)
     return out
+
+
+def deformed_by_subject(cohort: pd.DataFrame, source: str = "cohort.csv") -> dict[str, bool] | None:
+    """Each subject's ``deformed`` flag from a cohort table (``contract.read_cohort_table``); ``None`` when the table
+    has no such column (an imported cohort need not say).  A value that is not true/false is refused, naming it."""
+    if "deformed" not in cohort.columns:
+        return None
+    words = {"true": True, "false": False, "1": True, "0": False}
+    flags = {}
+    for sid, value in zip(cohort["subject_id"].astype(str), cohort["deformed"]):
+        if isinstance(value, bool | np.bool_):
+            flags[sid] = bool(value)
+        elif str(value).strip().lower() in words:
+            flags[sid] = words[str(value).strip().lower()]
+        else:
+            raise ValueError(f"{source}: subject {sid!r}: deformed must be true or false, got {value!r}")
+    return flags
+
+
+def health_groups(loc, deformed_by_subject: dict[str, bool], n_boot: int, seed: int) -> dict[str, dict]:
+    """:func:`score_cohort` of a split's :class:`~backsurface.evaluation.scoring.Localised` (every frame found), with
+    each subject's ``deformed`` flag from the cohort table: the test split, healthy and deformed backs apart."""
+    subjects = np.asarray(loc.subject_ids).astype(str)
+    unknown = sorted(map(str, set(subjects) - set(deformed_by_subject)))
+    if unknown:
+        raise ValueError(f"no deformed flag for subjects {unknown[:5]} in the cohort table")
+    deformed = np.array([bool(deformed_by_subject[s]) for s in subjects])
+    return score_cohort(loc.inplane_errors_mm, loc.surface_errors_mm, subjects, deformed,
+                        np.ones(len(subjects), dtype=bool), n_boot, seed)
 
 
 def cohort_table(scores: dict[str, dict[str, dict]], reference: dict[str, float] | None = None) -> pd.DataFrame:
@@ -103,7 +132,7 @@ def generalise_paragraph(table: pd.DataFrame, best: str, limit: float = 1.5) -> 
     worst = rows["× test split"].idxmax()
     lost = rows[rows["found %"] < 100]
     found = (" In " + ", ".join(f"{c} ({100 - r['found %']:.0f}% of frames)" for c, r in lost.iterrows())
-             + " the fixed background threshold removed the whole subject: those frames have no prediction."
+             + " no subject stood in front of the background cut: those frames have no prediction."
              if len(lost) else "")
     return (f"**{best}**: within {limit:g}× its test-split in-plane error, every frame found, on {len(held)} of "
             f"{len(rows)} new cohorts "

@@ -46,7 +46,7 @@ def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dic
     hardest = sorted(per, key=per.get)[:2]
     p = params.preprocess
     t = config or {"stages": params.train.stages, "width": params.train.width, "epochs": params.train.epochs,
-                   "learning_rate": params.train.rate_of(best), "lr_schedule": params.train.lr_schedule,
+                   "learning_rate": params.train.rate_of(best), "lr_schedule": params.train.schedule_of(best),
                    "batch_size": params.train.batch_size}  # a card older than the schedule keys: constant rate
     floor_note = "nothing (no floor computed)"
     if floor is not None:

@@ -78,17 +78,19 @@ def raw_depths(raw_dir: str | Path, ids: np.ndarray) -> dict[str, np.ndarray]:
     return {i: contract.read_depth(raw_dir / by_id[i].image).astype(np.float64) for i in sorted(set(map(str, ids)))}
 
 
-def surface_points(depths: dict[str, np.ndarray], ids: np.ndarray, uv: np.ndarray, threshold_mm: float) -> np.ndarray:
+def surface_points(depths: dict[str, np.ndarray], ids: np.ndarray, uv: np.ndarray, codec: LabelCodec) -> np.ndarray:
     """Raw-frame pixels (N, K, 2) of the images ``ids`` lifted to 3D through the one depth lookup both sides of the
-    surface error use (median depth under the pixel, silhouette fallback window); NaN where no body is near."""
-    return np.stack([points_3d(depths[i], p, threshold_mm, fallback_window=SILHOUETTE_WINDOW) for i, p in zip(ids, uv)])
+    surface error use (median depth under the pixel, silhouette fallback window, the codec's background cut of
+    each frame); NaN where no body is near."""
+    return np.stack([points_3d(depths[i], p, codec.cut_mm(depths[i]), fallback_window=SILHOUETTE_WINDOW)
+                     for i, p in zip(ids, uv)])
 
 
 def surface_pair(depths: dict[str, np.ndarray], ids: np.ndarray, pred_raw: np.ndarray, true_raw: np.ndarray,
-                 threshold_mm: float) -> tuple[np.ndarray, np.ndarray]:
+                 codec: LabelCodec) -> tuple[np.ndarray, np.ndarray]:
     """Predicted and true pixels lifted for the surface error (:func:`surface_points`); a predicted pixel with no
     body near it is placed in the plane of the true surface point's depth, so it counts instead of dropping out."""
-    pred_surface, true_surface = (surface_points(depths, ids, uv, threshold_mm) for uv in (pred_raw, true_raw))
+    pred_surface, true_surface = (surface_points(depths, ids, uv, codec) for uv in (pred_raw, true_raw))
     no_surface = (np.isnan(pred_surface).any(axis=-1) & ~np.isnan(true_surface).any(axis=-1)
                   & np.isfinite(pred_raw).all(axis=-1))
     if no_surface.any():
@@ -104,22 +106,22 @@ def localise(heatmaps: np.ndarray, pafs: np.ndarray, data: dict[str, np.ndarray]
     depth, so it still counts, as an error in that plane, instead of dropping out of the metrics.  For the surface
     error both pixels are lifted with the silhouette fallback window (:data:`SILHOUETTE_WINDOW`); a predicted
     pixel with no body within it is placed at the true surface point's depth the same way."""
-    threshold_mm = codec.threshold_mm
     pred_in, conf = codec.decode(heatmaps)
     pred_raw = codec.to_raw(pred_in, data["transforms"])
     ids = np.asarray(data["ids"]).astype(str)
-    pred_mm = np.stack([points_3d(depths[i], p, threshold_mm) for i, p in zip(ids, pred_raw)])
+    cuts = {i: codec.cut_mm(depths[i]) for i in set(ids)}
+    pred_mm = np.stack([points_3d(depths[i], p, cuts[i]) for i, p in zip(ids, pred_raw)])
     true_raw = np.asarray(data["points_raw"], dtype=np.float64)
     true_mm = np.asarray(data["points_mm"], dtype=np.float64).copy()
     no_3d = np.isnan(true_mm).any(axis=-1) & ~np.isnan(true_raw).any(axis=-1)
     if no_3d.any():  # recordings annotated in pixels only: back-project the annotation the same way
         for n in np.flatnonzero(no_3d.any(axis=1)):
-            true_mm[n, no_3d[n]] = points_3d(depths[ids[n]], true_raw[n, no_3d[n]], threshold_mm)
+            true_mm[n, no_3d[n]] = points_3d(depths[ids[n]], true_raw[n, no_3d[n]], cuts[ids[n]])
     # a prediction off the body has no depth under it: measure it in the plane of the true landmark's depth
     off_body = np.isnan(pred_mm).any(axis=-1) & ~np.isnan(true_mm).any(axis=-1)
     if off_body.any():
         pred_mm[off_body] = KINECT_V2.back_project(pred_raw[off_body], true_mm[off_body][:, 2])
-    pred_surface, true_surface = surface_pair(depths, ids, pred_raw, true_raw, threshold_mm)
+    pred_surface, true_surface = surface_pair(depths, ids, pred_raw, true_raw, codec)
     links = np.stack([codec.link_scores(p, q) for p, q in zip(pafs, pred_in)])
     return Localised(ids, np.asarray(data["subject_ids"]).astype(str), pred_in, pred_raw, conf, pred_mm,
                      true_raw, true_mm, links, off_body, pred_surface, true_surface)
@@ -272,10 +274,17 @@ def headline_metrics(s: dict) -> dict:
             "pck": s["pck"]["Total"], "pdj": s["pdj"]["Total"]}
 
 
-def metrics_summary(scores: dict[tuple[str, str], dict], curves: dict[str, tuple], backbones, best: str) -> dict:
+def metrics_summary(scores: dict[tuple[str, str], dict], curves: dict[str, tuple], backbones, best: str,
+                    health: dict[str, dict] | None = None) -> dict:
     """The evaluation stage's metrics: backbone → split → :func:`headline_metrics`, the test PCK-curve AUC, and
-    the measurement floor (the label heatmaps decoded like a prediction) under ``labels_floor``."""
+    the measurement floor (the label heatmaps decoded like a prediction) under ``labels_floor``.  ``health``
+    (backbone → :func:`~backsurface.evaluation.generalise.health_groups` of the test split) adds the test split's
+    in-plane mean of the healthy and the deformed subjects (``inplane_mre_mm_healthy``/``_deformed``)."""
     summary = {bb: {split: headline_metrics(scores[(bb, split)]) for split in ("train", "test")} for bb in backbones}
+    for bb, groups in (health or {}).items():
+        for group in ("healthy", "deformed"):
+            if groups[group].get("n_frames"):
+                summary[bb]["test"][f"inplane_mre_mm_{group}"] = groups[group]["inplane_mre_mm"]
     for bb, (_, _, auc) in curves.items():
         summary[bb]["test"]["pck_auc"] = auc
     if (FLOOR, "test") in scores:

@@ -17,6 +17,7 @@ import numpy as np
 from backsurface.codec.label_codec import LabelCodec
 from backsurface.core import camera, contract
 from backsurface.core.landmarks import index
+from backsurface.data.preprocess import PreprocessError
 from backsurface.data.surface import SILHOUETTE_WINDOW, points_3d
 from backsurface.net.inference import KerasRunner, OnnxRunner, open_model
 
@@ -52,11 +53,27 @@ class Predictor:
         return self.codec.input_size
 
     def predict(self, frames: dict[str, np.ndarray]) -> dict[str, Prediction]:
-        """Raw depth frames (mm, 424×512) by id → one :class:`Prediction` each."""
+        """Raw depth frames (mm, 424×512) by id → one :class:`Prediction` each (a frame with no subject in
+        front of the background cut raises :class:`~backsurface.data.preprocess.PreprocessError`)."""
+        prepared = {i: self.codec.preprocess(frames[i], name=i) for i in frames}
+        return self._predict(frames, prepared)
+
+    def predict_found(self, frames: dict[str, np.ndarray]) -> tuple[dict[str, Prediction], dict[str, str]]:
+        """Like :meth:`predict`, for a cohort where some frames may show no subject in front of the background
+        cut: the predictions of the frames where one is found, and why each other frame was not."""
+        prepared, missed = {}, {}
+        for i, depth in frames.items():
+            try:
+                prepared[i] = self.codec.preprocess(depth, name=i)
+            except PreprocessError as exc:
+                missed[i] = str(exc)
+        return self._predict({i: frames[i] for i in prepared}, prepared), missed
+
+    def _predict(self, frames: dict[str, np.ndarray], by_id: dict) -> dict[str, Prediction]:
         ids = list(frames)
         if not ids:
             return {}
-        prepared = [self.codec.preprocess(frames[i], name=i) for i in ids]
+        prepared = [by_id[i] for i in ids]
         heat, pafs = self.runner(np.stack([img for img, _ in prepared]))
         pts_in, conf = self.codec.decode(heat)
         out = {}
@@ -69,7 +86,7 @@ class Predictor:
             if np.isfinite(clipped[[VP, NC]]).all() and clipped[NC, 1] - clipped[VP, 1] > 8:
                 ys = np.arange(np.ceil(clipped[VP, 1]), np.floor(clipped[NC, 1]) + 1)
                 prior = self.codec.affinity_ridge(pafs[n][..., -2:], t, ys)
-            mm = points_3d(frames[i], clipped, self.codec.threshold_mm, fallback_window=SILHOUETTE_WINDOW)
+            mm = points_3d(frames[i], clipped, self.codec.cut_mm(frames[i]), fallback_window=SILHOUETTE_WINDOW)
             out[i] = Prediction(clipped, mm, conf[n], self.codec.link_scores(pafs[n], pts_in[n]), outside, prior)
         return out
 

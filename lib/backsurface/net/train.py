@@ -71,8 +71,9 @@ class TrainConfig:
         return cls(backbone=backbone, input_size=params.preprocess.input_size, stages=t.stages, width=t.width,
                    refine_kernel=t.refine_kernel, feature_channels=t.feature_channels, weights=t.weights,
                    weights_dir=t.weights_dir, epochs=t.epochs, batch_size=t.batch_size,
-                   learning_rate=t.rate_of(backbone), lr_schedule=t.lr_schedule, warmup_epochs=t.warmup_epochs,
-                   seed=params.seed, strategy=t.strategy)
+                   learning_rate=t.rate_of(backbone), lr_schedule=t.schedule_of(backbone),
+                   warmup_epochs=t.warmup_epochs if t.schedule_of(backbone) == "cosine" else 0, seed=params.seed,
+                   strategy=t.strategy)
 
     @classmethod
     def for_leakage(cls, params) -> TrainConfig:
@@ -81,8 +82,9 @@ class TrainConfig:
         return cls(backbone=lk.backbone, input_size=params.preprocess.input_size, stages=lk.stages, width=lk.width,
                    refine_kernel=t.refine_kernel, feature_channels=lk.feature_channels, weights=t.weights,
                    weights_dir=t.weights_dir, epochs=lk.epochs, batch_size=t.batch_size,
-                   learning_rate=t.rate_of(lk.backbone), lr_schedule=t.lr_schedule,
-                   warmup_epochs=min(t.warmup_epochs, lk.epochs - 1), seed=params.seed, strategy=t.strategy)
+                   learning_rate=t.rate_of(lk.backbone), lr_schedule=t.schedule_of(lk.backbone),
+                   warmup_epochs=min(t.warmup_epochs, lk.epochs - 1) if t.schedule_of(lk.backbone) == "cosine" else 0,
+                   seed=params.seed, strategy=t.strategy)
 
     def same_run(self, card_config: dict) -> bool:
         """Whether a model card's ``config`` describes this very run.  Keys a card predates count with the value
