@@ -109,6 +109,9 @@ def test_clinical_cohort_is_new_people_with_the_clinical_size():
     v = P.clinical_cohort_params(p)
     assert v.seed == p.seed + 1 and v.acquire.cohort.n_subjects == p.clinical.n_subjects
     assert v.acquire.cohort.deformity_share == p.clinical.deformity_share and v.acquire.sensor == p.acquire.sensor
+    t = P.clinical_cohort_params(p, tuning=True)  # the tuning cohort: other new people
+    assert t.seed == p.seed + 2 and t.acquire.cohort.n_subjects == p.clinical.n_tuning_subjects
+    assert t.seed not in {p.seed, v.seed} | {P.shifted_cohort_params(p, n).seed for n in p.generalise.cohorts}
 
 
 def test_generalisation_cohorts_are_new_people_with_their_shifts():

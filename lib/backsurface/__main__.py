@@ -4,12 +4,19 @@
         --out landmarks.json [--overlay overlay.png]
     python -m backsurface export --model artifacts/models/resnet152/model.keras --onnx model.onnx \\
         [--savedmodel saved_model/]
+    python -m backsurface report DEPTH.png --model artifacts/models/resnet50/model.keras --out report.pdf \\
+        [--out report.html] [--reference reports/clinical/reference.json]
 
 ``predict`` writes the paper's annotation format (raw 512×424 pixel landmarks, -1 for a landmark it could
 not place) with confidences, link scores, 3D points and the posture indices of :mod:`backsurface.clinical`
 as extension fields, and an overlay picture per frame.  The model file (``.keras``, or an exported
 ``.onnx``) carries its label codec, so input size, crop, background threshold and stride come from it.
 A bad file gives one message naming it and exit status 2.
+
+``report`` writes a one-page report of one frame (PDF and/or self-contained HTML): the landmarks and spine line,
+the curve-angle estimate with its uncertainty, every index against the healthy range, the screening calls, the
+model used; the reference ranges, the angle calibration and the cut-offs come from the clinical stage's
+``reports/clinical/reference.json`` (or ``--reference``).  Outputs are checked and written as ``predict``'s.
 
 Before any model is loaded, every output path is checked: ``--out`` names a ``.json`` file and ``--overlay``
 a ``.png`` (one per frame, ``NAME_<id>.png``, with several frames); no output may be one of the inputs (the
@@ -129,6 +136,61 @@ def predict(args) -> int:
     return 0
 
 
+DEFAULT_REFERENCE = "reports/clinical/reference.json"
+
+
+def _reference_path(args) -> Path:
+    if args.reference is not None:
+        return Path(args.reference)
+    from backsurface.core.paths import project_root  # noqa: PLC0415
+
+    try:
+        return project_root() / DEFAULT_REFERENCE
+    except FileNotFoundError:
+        return Path(DEFAULT_REFERENCE)
+
+
+def report(args) -> int:
+    from backsurface.clinical.reference import Reference, ReferenceError  # noqa: PLC0415
+    from backsurface.clinical.subject import assess_subject  # noqa: PLC0415
+    from backsurface.codec.label_codec import CodecError  # noqa: PLC0415
+    from backsurface.core import contract  # noqa: PLC0415
+    from backsurface.core.atomic import OutputError, atomic_files, check_outputs  # noqa: PLC0415
+    from backsurface.data.preprocess import PreprocessError  # noqa: PLC0415
+    from backsurface.figures import report as page  # noqa: PLC0415
+    from backsurface.net import model_file  # noqa: PLC0415
+    from backsurface.net.model import ModelError  # noqa: PLC0415
+    from backsurface.net.predictor import Predictor  # noqa: PLC0415
+
+    try:
+        (frame_id,) = _frame_ids([args.depth])
+        reference_path = _reference_path(args)
+        outputs = [Path(o) for o in args.out]
+        for o in outputs:
+            if o.suffix.lower() not in page.FORMATS or not o.stem:
+                raise OutputError(f"--out {o}: a report is written as {' or '.join(page.FORMATS)}; name such a file")
+        check_outputs([("--out", o, "file") for o in outputs],
+                      [Path(args.depth), *_model_inputs(Path(args.model)), reference_path])
+        reference = Reference.load(reference_path)  # before the model: a missing reference costs nothing
+        depth = contract.read_depth(args.depth).astype(float)
+        predictor = Predictor.from_file(args.model)
+        p = predictor.predict({frame_id: depth})[frame_id]
+        card = model_file.read_card(args.model)
+    except (contract.ContractError, OutputError, ModelError, CodecError, PreprocessError, ReferenceError,
+            OSError) as exc:
+        return _fail(exc)
+    result = assess_subject(depth, p.points_raw, p.points_mm, predictor.codec.cut_mm(depth), p.spine_prior_x,
+                            reference)
+    model_line = (f"Model {args.model}: {card.get('backbone', '?')}, weights {card.get('weights', '?')}; reference "
+                  f"{reference_path} ({reference.provenance})")
+    with atomic_files(outputs) as tmps:
+        for out, tmp in zip(outputs, tmps):
+            page.write_report(tmp, f"Back-surface report: {frame_id}", depth, p.points_raw,
+                              result, model_line, suffix=out.suffix)
+    print(f"report of {frame_id} → {', '.join(map(str, outputs))}")
+    return 0
+
+
 def _export_outputs(args) -> None:
     """Refuse, before the model loads, export targets that are or hold an input, or cannot be written.
 
@@ -188,6 +250,13 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--onnx", help="ONNX file to write")
     e.add_argument("--savedmodel", help="SavedModel directory to write")
     e.set_defaults(func=export)
+    r = sub.add_parser("report", help="one-page report of one frame: landmarks, curve angle, indices, screening")
+    r.add_argument("depth", help="raw depth PNG file (512x424, uint16 mm)")
+    r.add_argument("--model", required=True, help="trained model (.keras or .onnx) with its codec and card beside it")
+    r.add_argument("--out", required=True, action="append", help="report to write: .pdf or .html (repeatable)")
+    r.add_argument("--reference", help=f"the clinical stage's reference file (default: {DEFAULT_REFERENCE} of the "
+                                       f"project)")
+    r.set_defaults(func=report)
     args = ap.parse_args(argv)
     if args.command == "export" and not (args.onnx or args.savedmodel):
         ap.error("export needs --onnx and/or --savedmodel")

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from backsurface.clinical import curve as curve_angle
 from backsurface.clinical import indices as clinical
 from backsurface.clinical.spine import lateral_deviation_mm, spine_line
 from backsurface.core.landmarks import index
@@ -26,6 +27,16 @@ class Assessment:
     indices: pd.DataFrame  # one row per subject, columns UNITS
     reasons: list[str]  # why an index is NaN, per subject ('' if none is)
     spines: list[tuple[np.ndarray, np.ndarray] | None]  # (rows, columns) of the spine line in raw px
+    curves: pd.DataFrame  # surface curve angles of the spine line (:data:`CURVE_COLUMNS`), NaN without a line
+
+
+CURVE_COLUMNS = [f"{kind}_{what}" for kind in curve_angle.KINDS for what in ("surface_deg", "convex", "apex_share")]
+
+
+def _curve_row(ys, xs, z) -> dict:
+    found = curve_angle.curve_angles(curve_angle.line_mm(ys, xs, z))
+    return {f"{kind}_{what}": getattr(c, attr) for kind, c in found.items()
+            for what, attr in (("surface_deg", "angle_deg"), ("convex", "convex"), ("apex_share", "apex_share"))}
 
 
 def _spine(depth, px, prior, max_mm):
@@ -39,7 +50,11 @@ def _spine(depth, px, prior, max_mm):
         return None, str(exc)
     z = surface_depth(depth, np.stack([xs, ys], axis=1), max_mm)
     dev = lateral_deviation_mm(ys, xs, px[VP], px[NC], z)
-    return (ys, xs, float(np.nanmax(np.abs(dev))) if np.isfinite(dev).any() else np.nan), ""
+    try:
+        curves = _curve_row(ys, xs, z)
+    except ValueError as exc:
+        return None, str(exc)
+    return (ys, xs, float(np.nanmax(np.abs(dev))) if np.isfinite(dev).any() else np.nan, curves), ""
 
 
 def assess(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarray, max_mm: float | list[float],
@@ -54,18 +69,44 @@ def assess(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarra
                           for d, p, cut in zip(depths, px, cuts)])
     values = clinical.compute(mm, surface_z)
     why = clinical.reasons(mm, values, surface_z)
-    spines, deviation = [], np.full(len(px), np.nan)
+    spines, deviation, curves = [], np.full(len(px), np.nan), []
     for n, (d, p) in enumerate(zip(depths, px)):
         result, err = _spine(d, p, None if priors is None else priors[n], cuts[n])
         if result is None:
             spines.append(None)
+            curves.append({})
             why[n] = "; ".join(filter(None, [why[n], f"{SPINE}: {err}"]))
         else:
             spines.append(result[:2])
             deviation[n] = result[2]
+            curves.append(result[3])
     df = pd.DataFrame(values)
     df[SPINE] = deviation
-    return Assessment(df, why, spines)
+    return Assessment(df, why, spines, pd.DataFrame(curves, columns=CURVE_COLUMNS, index=range(len(px))))
+
+
+def angle_estimates(assessed: Assessment, calibration: curve_angle.Calibration) -> pd.DataFrame:
+    """The calibrated curve angles of each subject: ``thoracic_deg``, ``lumbar_deg`` and the larger of the two,
+    ``curve_deg`` (NaN where the subject has no spine line), with the side each curve is convex to."""
+    c = assessed.curves
+    out = pd.DataFrame(index=c.index)
+    for kind in curve_angle.KINDS:
+        surface = c[f"{kind}_surface_deg"].to_numpy(dtype=float)
+        out[f"{kind}_deg"] = np.where(np.isfinite(surface), calibration.apply(kind, surface), np.nan)
+        out[f"{kind}_convex"] = c[f"{kind}_convex"]
+    out["curve_deg"] = out[["thoracic_deg", "lumbar_deg"]].max(axis=1, skipna=False)
+    return out
+
+
+def surface_angles(assessed: Assessment) -> dict[str, np.ndarray]:
+    """Surface curve angles per curve type (the input of :meth:`~backsurface.clinical.curve.Calibration.fit`)."""
+    return {kind: assessed.curves[f"{kind}_surface_deg"].to_numpy(dtype=float) for kind in curve_angle.KINDS}
+
+
+def true_angles(cohort: pd.DataFrame) -> dict[str, np.ndarray]:
+    """The synthetic truth per curve type: the bend of the rig's spine bones (magnitudes, degrees)."""
+    return {"thoracic": cohort["thoracic_cobb_deg"].abs().to_numpy(dtype=float),
+            "lumbar": cohort["lumbar_cobb_deg"].abs().to_numpy(dtype=float)}
 
 
 def normal_ranges(indices: pd.DataFrame, low: float = 2.5, high: float = 97.5) -> pd.DataFrame:
@@ -118,23 +159,38 @@ def shoulder_height_summary(true_px: np.ndarray, pred_px: np.ndarray, shoulder_t
     }
 
 
-def validation_summary(backbone: str, n_subjects: int, positive: np.ndarray, auc: pd.DataFrame, assoc: pd.DataFrame,
-                       agreement: pd.DataFrame, shoulders: dict) -> dict:
-    """The clinical stage's metrics from its tables: AUC per score, the best one, key associations, LoA."""
-    by_auc = auc.set_index("index")["predicted"].dropna()
-    best = by_auc.idxmax() if len(by_auc) else None  # None when the cohort has no negatives or no positives
+def clinical_summary(backbone: str, n_subjects: int, n_tuning: int, angle: pd.DataFrame, screen: pd.DataFrame,
+                     assoc: pd.DataFrame, shoulders: dict) -> dict:
+    """The clinical stage's headline metrics (validation cohort), each key naming its unit.
+
+    ``angle``: rows (curve, landmarks) of :func:`~backsurface.clinical.screening.angle_agreement`; ``screen``: rows
+    (threshold_deg, score, landmarks) with the validation AUC and the AUC on the tuning cohort, from which the best
+    score of each threshold is chosen (``auc_index``), never from the validation AUC itself."""
+    def agree(curve, landmarks, key):
+        return float(angle.query(f"curve == '{curve}' and landmarks == '{landmarks}'")[key].item())
 
     def r(index):
-        return assoc.query(f"index == '{index}' and landmarks == 'predicted'")["pearson_r"].item()
+        return float(assoc.query(f"index == '{index}' and landmarks == 'predicted'")["pearson_r"].item())
 
-    return {
-        "backbone": backbone, "n_subjects": n_subjects, "n_positive": int(np.sum(positive)),
-        "auc_predicted": auc.set_index("index")["predicted"].to_dict(),
-        "auc_true": auc.set_index("index")["true"].to_dict(),
-        "best_index": best,
-        "ppotsi_vs_curve_r": r("ppotsi"),
-        "spine_deviation_vs_curve_r": r(SPINE),
-        "shoulder_height_px_true_vs_predicted": shoulders,
-        "shoulder_obliquity_loa_deg": agreement.set_index("index").loc["shoulder_obliquity_deg",
-                                                                       ["loa_low", "loa_high"]].tolist(),
-    }
+    out = {"backbone": backbone, "n_subjects": n_subjects, "n_tuning_subjects": n_tuning,
+           "angle_mae_deg": agree("major", "predicted", "mae"), "angle_rmse_deg": agree("major", "predicted", "rmse"),
+           "angle_r": agree("major", "predicted", "pearson_r"),
+           "angle_mae_deg_ci": [agree("major", "predicted", "mae_ci_low"), agree("major", "predicted", "mae_ci_high")],
+           "angle_mae_deg_true_landmarks": agree("major", "true", "mae"), "auc_index": {}}
+    pred = screen[screen["landmarks"] == "predicted"]
+    for threshold, rows in pred.groupby("threshold_deg"):
+        key = f"{threshold:g}deg"
+        best = rows.sort_values("auc_tuning", ascending=False).iloc[0]
+        out[f"auc_{key}"] = float(best["auc"])
+        out[f"auc_{key}_ci"] = [float(best["auc_ci_low"]), float(best["auc_ci_high"])]
+        out["auc_index"][key] = str(best["score"])
+        out[f"sensitivity_{key}_pct"], out[f"specificity_{key}_pct"] = float(best["sensitivity"]), float(
+            best["specificity"])
+        ppotsi = rows[rows["score"] == "ppotsi"]
+        if len(ppotsi):
+            out[f"ppotsi_auc_predicted_{key}"] = float(ppotsi["auc"].item())
+    first = f"{min(pred['threshold_deg']):g}deg" if len(pred) else None
+    out["ppotsi_auc_predicted"] = out.get(f"ppotsi_auc_predicted_{first}", float("nan"))
+    out["shoulder_obliquity_r_predicted"] = r("shoulder_obliquity_deg")
+    out["shoulder_height_same_sign_pct"] = shoulders.get("same sign as truth (%)")
+    return out

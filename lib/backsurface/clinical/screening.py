@@ -46,3 +46,75 @@ def roc(score: np.ndarray, positive: np.ndarray) -> dict:
         return {"n": int(s.size), "dropped": dropped, "auc": np.nan, "fpr": np.array([]), "tpr": np.array([])}
     fpr, tpr, _ = roc_curve(lab, s)
     return {"n": int(s.size), "dropped": dropped, "auc": float(roc_auc_score(lab, s)), "fpr": fpr, "tpr": tpr}
+
+
+def _boot(n: int, n_boot: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def angle_agreement(estimate: np.ndarray, truth: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
+    """How an angle estimate agrees with the true angle (one value per subject): MAE with its subject-bootstrap 95%
+    CI, RMSE, Pearson r, and Bland–Altman bias and limits of agreement (degrees)."""
+    e, t, dropped = _pairs(estimate, truth)
+    if e.size < 3:
+        return {"n": int(e.size), "dropped": dropped, "mae": np.nan, "mae_ci": [np.nan, np.nan], "rmse": np.nan,
+                "pearson_r": np.nan, "bias": np.nan, "loa_low": np.nan, "loa_high": np.nan}
+    err = e - t
+    boot = np.abs(err)[_boot(e.size, n_boot, seed)].mean(axis=1)
+    ba = bland_altman(e, t)
+    r = float(stats.pearsonr(e, t)[0]) if np.ptp(e) > 0 and np.ptp(t) > 0 else np.nan
+    return {"n": int(e.size), "dropped": dropped, "mae": float(np.abs(err).mean()),
+            "mae_ci": [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))],
+            "rmse": float(np.sqrt(np.mean(err ** 2))), "pearson_r": r, "bias": ba["bias"],
+            "loa_low": ba["loa_low"], "loa_high": ba["loa_high"]}
+
+
+def auc_ci(score: np.ndarray, positive: np.ndarray, n_boot: int = 1000, seed: int = 0) -> dict:
+    """ROC AUC of ``score`` with a subject-bootstrap 95% CI (resamples with one class only are skipped)."""
+    s, lab, dropped = _pairs(score, np.asarray(positive, dtype=float))
+    lab = lab.astype(bool)
+    if lab.all() or not lab.any():
+        return {"n": int(s.size), "dropped": dropped, "auc": np.nan, "auc_ci": [np.nan, np.nan]}
+    aucs = [roc_auc_score(lab[i], s[i]) for i in _boot(s.size, n_boot, seed) if 0 < lab[i].sum() < len(i)]
+    return {"n": int(s.size), "dropped": dropped, "auc": float(roc_auc_score(lab, s)),
+            "auc_ci": [float(np.percentile(aucs, 2.5)), float(np.percentile(aucs, 97.5))]}
+
+
+def youden_cutoff(score: np.ndarray, positive: np.ndarray) -> float:
+    """The cut-off (score ≥ cut-off is positive) that maximises sensitivity + specificity − 1 (Youden's J) on the
+    cohort given: choose it on a tuning cohort, report it on another."""
+    s, lab, _ = _pairs(score, np.asarray(positive, dtype=float))
+    lab = lab.astype(bool)
+    if lab.all() or not lab.any():
+        raise ValueError("a cut-off needs positive and negative subjects")
+    fpr, tpr, thresholds = roc_curve(lab, s)
+    ok = np.isfinite(thresholds)
+    best = np.argmax((tpr - fpr)[ok])
+    return float(thresholds[ok][best])
+
+
+def sensitivity_specificity(score: np.ndarray, positive: np.ndarray, cutoff: float) -> dict[str, float]:
+    """Sensitivity and specificity (%) of ``score ≥ cutoff`` as the test for ``positive``."""
+    s, lab, dropped = _pairs(score, np.asarray(positive, dtype=float))
+    lab, call = lab.astype(bool), s >= cutoff
+    return {"n": int(s.size), "dropped": dropped,
+            "sensitivity": float(100 * call[lab].mean()) if lab.any() else np.nan,
+            "specificity": float(100 * (~call[~lab]).mean()) if (~lab).any() else np.nan}
+
+
+def tuned_screen(tune_score: np.ndarray, tune_positive: np.ndarray, score: np.ndarray, positive: np.ndarray,
+                 n_boot: int = 1000, seed: int = 0) -> dict:
+    """One screen, tuned on one cohort and reported on another: the AUC (with CI) on the reported cohort, the AUC
+    on the tuning cohort, the Youden cut-off chosen on the tuning cohort and the sensitivity and specificity it
+    gives on the reported cohort.  The reported cohort's labels never reach the cut-off."""
+    tuned = auc_ci(tune_score, tune_positive, n_boot=10, seed=seed)
+    try:
+        cutoff = youden_cutoff(tune_score, tune_positive)
+    except ValueError:
+        cutoff = np.nan
+    shown = auc_ci(score, positive, n_boot, seed)
+    ss = (sensitivity_specificity(score, positive, cutoff) if np.isfinite(cutoff)
+          else {"sensitivity": np.nan, "specificity": np.nan})
+    return {"n": shown["n"], "auc": shown["auc"], "auc_ci_low": shown["auc_ci"][0], "auc_ci_high": shown["auc_ci"][1],
+            "auc_tuning": tuned["auc"], "cutoff": cutoff, "sensitivity": ss["sensitivity"],
+            "specificity": ss["specificity"]}

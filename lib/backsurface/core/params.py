@@ -206,13 +206,16 @@ class Leakage(_Section):
 
 
 class Clinical(_Section):
-    """The clinical validation cohort: new synthetic subjects (seed + 1), many with spinal deformities."""
+    """The clinical validation cohort (new synthetic subjects, seed + 1, many with spinal deformities) and the tuning
+    cohort (seed + 2, the same kind) on which the curve-angle calibration and the screening cut-offs are chosen."""
 
     n_subjects: int = Field(ge=4, le=1000)
+    n_tuning_subjects: int = Field(ge=4, le=1000)
     deformity_share: float = Field(ge=0.0, le=1.0)
     cobb_max_deg: float = Field(ge=5.0, le=90.0)
     backbone: Backbone  # the trained model that predicts
-    screening_cobb_deg: float = Field(gt=0.0, le=60.0)  # a curve above this is a positive case
+    screening_deg: Annotated[tuple[Annotated[float, Field(gt=0.0, le=60.0)], ...],
+                             Field(strict=False, min_length=1, max_length=5)]  # a curve above each is a positive case
 
 
 SHIFTABLE = {"cohort": ("age_min", "age_max", "deformity_share", "cobb_max_deg", "sway_deg", "weight_min"),
@@ -425,14 +428,17 @@ def load_study(params_file: str | Path, overlay: str | Path | None = None, root:
     return load(resolve(params_file, root), resolve(overlay, root) if overlay else None)
 
 
-def clinical_cohort_params(params: Params) -> Params:
+def clinical_cohort_params(params: Params, tuning: bool = False) -> Params:
     """Params of the clinical validation cohort: the study's sensor and ages, ``clinical``'s size and deformity
-    share, and seed + 1 so that its subjects are new people, never the training cohort."""
+    share, and seed + 1 so that its subjects are new people, never the training cohort.  With ``tuning``, the
+    tuning cohort: ``clinical.n_tuning_subjects`` other new people (seed + 2), where calibration and cut-offs are
+    chosen before they are reported on the validation cohort."""
     c = params.clinical
+    n = c.n_tuning_subjects if tuning else c.n_subjects
     data = params.model_dump()
-    data["seed"] = params.seed + 1
+    data["seed"] = params.seed + (2 if tuning else 1)
     data["acquire"]["source"] = "synthetic"
-    data["acquire"]["cohort"].update(n_subjects=c.n_subjects, n_female=c.n_subjects // 2,
+    data["acquire"]["cohort"].update(n_subjects=n, n_female=n // 2,
                                      deformity_share=c.deformity_share, cobb_max_deg=c.cobb_max_deg)
     return validate(data, source="clinical validation cohort", check_split=False)  # never split
 

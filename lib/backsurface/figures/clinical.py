@@ -107,3 +107,29 @@ def subject_report(title: str, depth: np.ndarray, points_px: np.ndarray, spine: 
     truth_text = ", ".join(f"{k} {v:.1f}" for k, v in truth.items())
     tab.set_title("\n".join(textwrap.wrap(f"true parameters (synthetic): {truth_text}", 90)), fontsize=8)
     return fig
+
+
+def angle_agreement(estimates: dict[str, np.ndarray], truth: np.ndarray, stats: dict[str, dict], title: str):
+    """Estimated against true curve angle (left) and Bland–Altman (right), one colour per landmark source."""
+    fig, (ax, ba) = plt.subplots(1, 2, figsize=(11, 4.6))
+    colors = {"predicted": "tab:blue", "true": "tab:red"}
+    top = max(np.nanmax(truth), *(np.nanmax(e) for e in estimates.values()), 1.0) * 1.05
+    ax.plot([0, top], [0, top], ":", color="grey")
+    for kind, est in estimates.items():
+        s = stats[kind]
+        ax.scatter(truth, est, s=14, alpha=0.8, color=colors.get(kind), label=f"{kind} landmarks: MAE {s['mae']:.1f}°,"
+                   f" r {s['pearson_r']:.2f}")
+        ba.scatter((est + truth) / 2, est - truth, s=14, alpha=0.8, color=colors.get(kind))
+        for y, style in ((s["bias"], "-"), (s["loa_low"], "--"), (s["loa_high"], "--")):
+            ba.axhline(y, color=colors.get(kind), ls=style, lw=1)
+    ax.set_xlabel("true curve angle (°, the rig's spine bend)")
+    ax.set_ylabel("estimated curve angle (°)")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7)
+    ba.set_xlabel("mean of estimate and truth (°)")
+    ba.set_ylabel("estimate − truth (°)")
+    ba.set_title("Bland–Altman: bias (solid) and 95% limits of agreement (dashed)", fontsize=9)
+    for a in (ax, ba):
+        a.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig

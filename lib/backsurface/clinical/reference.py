@@ -1,0 +1,66 @@
+"""What a one-subject report compares against, produced by the clinical stage and read by ``report``.
+
+A :class:`Reference` holds the healthy 95% range of every index (the study cohort, true landmarks), the
+curve-angle :class:`~backsurface.clinical.curve.Calibration` fitted on the tuning cohort, and the screening
+cut-offs chosen there.  It is a small JSON file (``reports/clinical/reference.json``), written whole or not at
+all and read strictly: a file that is not one gives one error naming it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from backsurface.clinical.curve import Calibration
+from backsurface.core.atomic import write_json
+
+FORMAT = 1
+
+
+class ReferenceError(ValueError):
+    """A reference file that cannot be used; the message names it."""
+
+
+@dataclass(frozen=True)
+class Reference:
+    ranges: dict[str, tuple[float, float]]  # index → healthy 95% range (low, high)
+    calibration: Calibration
+    cutoffs: dict[str, float]  # "curve_deg>10": the estimated angle (°) from which a curve > 10° is called
+    backbone: str  # the model whose landmarks the calibration and cut-offs were tuned on
+    provenance: str  # where the numbers come from (cohorts, sizes)
+
+    def to_dict(self) -> dict:
+        return {"format": FORMAT, "ranges": {k: list(v) for k, v in self.ranges.items()},
+                "calibration": self.calibration.to_dict(), "cutoffs": self.cutoffs, "backbone": self.backbone,
+                "provenance": self.provenance}
+
+    def save(self, path: str | Path) -> Path:
+        write_json(path, self.to_dict())
+        return Path(path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> Reference:
+        path = Path(path)
+        if not path.is_file():
+            raise ReferenceError(f"{path}: no clinical reference file there (the clinical stage writes it: "
+                                 f"dvc repro clinical)")
+        try:
+            d = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ReferenceError(f"{path}: not a readable reference file ({exc})") from None
+        if not isinstance(d, dict) or d.get("format") != FORMAT:
+            raise ReferenceError(f"{path}: not a clinical reference of format {FORMAT}")
+        try:
+            ranges = {str(k): (float(v[0]), float(v[1])) for k, v in d["ranges"].items() if len(v) == 2}
+            if len(ranges) != len(d["ranges"]):
+                raise ValueError("each range is [low, high]")
+            cutoffs = {str(k): float(v) for k, v in d["cutoffs"].items()}
+            ref = cls(ranges, Calibration.from_dict(d["calibration"], str(path)), cutoffs, str(d["backbone"]),
+                      str(d["provenance"]))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ReferenceError(f"{path}: not a clinical reference ({exc})") from None
+        if not all(math.isfinite(x) for v in ranges.values() for x in v):
+            raise ReferenceError(f"{path}: a healthy range is not a finite number")
+        return ref

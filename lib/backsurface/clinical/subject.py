@@ -1,0 +1,55 @@
+"""One subject's clinical read-out from its landmarks: indices against the healthy ranges, the curve-angle
+estimate with its uncertainty, and the screening calls (what a one-page report shows)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from backsurface.clinical import cohort as assessment
+from backsurface.clinical.curve import KINDS
+from backsurface.clinical.reference import Reference
+
+Z95 = 1.96
+
+
+@dataclass
+class SubjectResult:
+    indices: pd.DataFrame  # index, value, unit, low, high, flag ("", "normal", "outside")
+    angles: pd.DataFrame  # curve (thoracic, lumbar), angle_deg, ± (95%), convex, apex_share
+    calls: pd.DataFrame  # screen (e.g. "curve > 10°"), estimate, cut-off, call
+    spine: tuple[np.ndarray, np.ndarray] | None
+    reasons: str  # why an index could not be computed ('' if every one could)
+
+
+def assess_subject(depth: np.ndarray, points_px: np.ndarray, points_mm: np.ndarray, cut_mm: float,
+                   prior: np.ndarray | None, reference: Reference) -> SubjectResult:
+    """The read-out of one frame's landmarks (raw px (10, 2), camera mm (10, 3)) on its depth frame."""
+    a = assessment.assess([depth], points_px[None], points_mm[None], [cut_mm], [prior])
+    values = a.indices.iloc[0]
+    rows = []
+    for name, unit in assessment.UNITS.items():
+        v = float(values.get(name, np.nan))
+        low, high = reference.ranges.get(name, (np.nan, np.nan))
+        flag = "" if not (np.isfinite(v) and np.isfinite(low)) else ("normal" if low <= v <= high else "outside")
+        rows.append({"index": name, "value": v, "unit": unit, "low": low, "high": high, "flag": flag})
+    est = assessment.angle_estimates(a, reference.calibration).iloc[0]
+    curves = a.curves.iloc[0]
+    angles = pd.DataFrame([{"curve": kind, "angle_deg": float(est[f"{kind}_deg"]),
+                            "plus_minus_deg": Z95 * reference.calibration.sd(kind),
+                            "convex": est[f"{kind}_convex"] if isinstance(est[f"{kind}_convex"], str) else "",
+                            "apex_share": float(curves[f"{kind}_apex_share"])}
+                           for kind in KINDS])
+    major = float(est["curve_deg"])
+    calls = []
+    for key, cutoff in sorted(reference.cutoffs.items()):
+        if key.startswith("curve_deg>"):
+            threshold = key.split(">", 1)[1]
+            call = "" if not np.isfinite(major) else ("positive" if major >= cutoff else "negative")
+            calls.append({"screen": f"curve > {threshold}°", "estimate_deg": major, "cutoff_deg": cutoff,
+                          "call": call})
+    return SubjectResult(pd.DataFrame(rows), angles, pd.DataFrame(calls, columns=["screen", "estimate_deg",
+                                                                                  "cutoff_deg", "call"]),
+                         a.spines[0], a.reasons[0])

@@ -1,0 +1,166 @@
+"""The curve-angle estimate, the tuned screening and the one-subject report (issue 14)."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backsurface.clinical import curve, screening
+from backsurface.clinical.reference import Reference, ReferenceError
+
+
+def _line(theta_deg_of_s, length_mm=500.0, n=300):
+    """A spine line from VP (top) down to NC whose tangent tilt along its length is ``theta(s)`` (s in [0, 1])."""
+    s = np.linspace(0.0, 1.0, n)
+    theta = np.radians(theta_deg_of_s(s))
+    ds = length_mm / (n - 1)
+    x = np.concatenate([[0.0], np.cumsum(np.sin(theta[1:]) * ds)])
+    y = np.concatenate([[0.0], np.cumsum(np.cos(theta[1:]) * ds)])
+    return np.stack([x, y], axis=1)
+
+
+def test_a_straight_spine_has_no_curve():
+    found = curve.curve_angles(_line(lambda s: np.zeros_like(s)))
+    assert found["thoracic"] == curve.NO_CURVE and found["lumbar"] == curve.NO_CURVE
+    tilted = curve.curve_angles(_line(lambda s: np.full_like(s, 7.0)))  # a leaning trunk is not a curve
+    assert tilted["thoracic"].angle_deg == 0.0 and tilted["lumbar"].angle_deg == 0.0
+
+
+@given(st.floats(3.0, 60.0), st.floats(0.15, 0.45), st.sampled_from([-1.0, 1.0]))
+@settings(max_examples=30, deadline=None)
+def test_a_single_thoracic_curve_is_measured_within_1_degree(angle, apex, side):
+    # the tilt rises by `angle` over a curve centred at `apex` (a smooth step), the rest of the line is straight
+    line = _line(lambda s: side * angle * (0.5 + 0.5 * np.tanh((s - apex) / 0.06)) - side * angle / 2)
+    found = curve.curve_angles(line)
+    assert found["thoracic"].angle_deg == pytest.approx(angle, abs=1.0)
+    assert found["lumbar"].angle_deg < 1.0
+    assert found["thoracic"].apex_share == pytest.approx(apex, abs=0.08)
+    # the tilt turning towards +X going down bends the line convex to -X, the subject's left
+    assert found["thoracic"].convex == ("left" if side > 0 else "right")
+
+
+def test_an_s_curve_gives_both_angles_and_opposite_sides():
+    # the tilt rises by 32° around the thoracic apex (30% down), then falls by 25° around the lumbar one (72%)
+    line = _line(lambda s: 16.0 * np.tanh((s - 0.3) / 0.07) - 25.0 * (0.5 + 0.5 * np.tanh((s - 0.72) / 0.06)))
+    found = curve.curve_angles(line)
+    assert found["thoracic"].angle_deg == pytest.approx(32.0, abs=1.0)
+    assert found["lumbar"].angle_deg == pytest.approx(25.0, abs=1.0)
+    assert found["thoracic"].apex_share < 0.5 < found["lumbar"].apex_share
+    assert {found["thoracic"].convex, found["lumbar"].convex} == {"left", "right"}
+
+
+def test_the_calibration_recovers_a_known_line_and_round_trips():
+    rng = np.random.default_rng(0)
+    surface = {k: rng.uniform(0, 30, 50) for k in curve.KINDS}
+    truth = {"thoracic": 2.0 + 1.5 * surface["thoracic"], "lumbar": 1.0 + 1.2 * surface["lumbar"]}
+    cal = curve.Calibration.fit(surface, truth)
+    assert cal.thoracic[:2] == pytest.approx((2.0, 1.5)) and cal.lumbar[:2] == pytest.approx((1.0, 1.2))
+    assert cal.sd("thoracic") == pytest.approx(0.0, abs=1e-9) and cal.n_subjects == 50
+    assert curve.Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
+    np.testing.assert_allclose(cal.apply("thoracic", [10.0, -5.0]), [17.0, 0.0])  # never below 0
+    with pytest.raises(ValueError, match="cal.json: a calibration holds"):
+        curve.Calibration.from_dict({"thoracic": [1, 2], "lumbar": [1, 2, 3], "n_subjects": 3}, "cal.json")
+    few = curve.Calibration.fit(surface, {**truth, "lumbar": np.full(50, np.nan)})  # nothing to fit the lumbar on
+    assert few.lumbar[:2] == (0.0, 1.0) and np.isnan(few.sd("lumbar"))
+    again = curve.Calibration.from_dict(json.loads(json.dumps(few.to_dict())))
+    assert again.lumbar[:2] == (0.0, 1.0) and np.isnan(again.sd("lumbar"))
+
+
+def test_angle_agreement_known_values():
+    est, true = np.array([10.0, 20.0, 30.0, np.nan]), np.array([12.0, 18.0, 33.0, 5.0])
+    s = screening.angle_agreement(est, true, n_boot=200, seed=0)
+    assert s["n"] == 3 and s["dropped"] == 1
+    assert s["mae"] == pytest.approx(7 / 3) and s["rmse"] == pytest.approx(np.sqrt(17 / 3))
+    assert s["bias"] == pytest.approx(-1.0) and s["mae_ci"][0] <= s["mae"] <= s["mae_ci"][1]
+
+
+def test_the_cut_off_is_tuned_on_one_cohort_and_never_sees_the_other():
+    rng = np.random.default_rng(1)
+    tune_truth = rng.uniform(0, 40, 200)
+    tune_score = tune_truth + rng.normal(0, 3, 200)
+    shown_truth = rng.uniform(0, 40, 80)
+    shown_score = shown_truth + rng.normal(0, 3, 80)
+    a = screening.tuned_screen(tune_score, tune_truth > 10, shown_score, shown_truth > 10, n_boot=50)
+    # the reported cohort's labels, flipped or shuffled, change its AUC but never the cut-off
+    b = screening.tuned_screen(tune_score, tune_truth > 10, shown_score, rng.permutation(shown_truth > 10), n_boot=50)
+    assert a["cutoff"] == b["cutoff"] == screening.youden_cutoff(tune_score, tune_truth > 10)
+    assert 7.0 < a["cutoff"] < 13.0 and a["auc"] > 0.9 and a["auc_ci_low"] <= a["auc"] <= a["auc_ci_high"]
+    ss = screening.sensitivity_specificity(np.array([1.0, 2.0, 3.0, 4.0]), np.array([0, 0, 1, 1]), 2.5)
+    assert ss["sensitivity"] == 100.0 and ss["specificity"] == 100.0
+
+
+def _reference(cal=None):
+    return Reference({"ppotsi": (0.0, 10.0), "imbalance_mm": (-15.0, 15.0)}, cal or curve.Calibration.identity(),
+                     {"curve_deg>10": 9.0, "curve_deg>20": 18.0}, "resnet50", "a test")
+
+
+def test_a_reference_round_trips_and_a_bad_one_names_its_file(tmp_path):
+    path = _reference().save(tmp_path / "reference.json")
+    assert Reference.load(path) == _reference()
+    with pytest.raises(ReferenceError, match="nope.json: no clinical reference file there"):
+        Reference.load(tmp_path / "nope.json")
+    bad = tmp_path / "bad.json"
+    for text in ("{", json.dumps({"format": 1}), json.dumps({**_reference().to_dict(), "ranges": {"x": [1]}})):
+        bad.write_text(text)
+        with pytest.raises(ReferenceError, match="bad.json"):
+            Reference.load(bad)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from helpers import codec
+
+    from backsurface.net import model, model_file
+
+    m = model.build_model("resnet50", 32, stages=1, width=8, feature_channels=8)
+    path = tmp_path_factory.mktemp("model") / "model.keras"
+    model_file.save(m, codec(32), path, card={"backbone": "resnet50", "weights": "none"})
+    return path
+
+
+def test_the_report_command_end_to_end_on_a_frame_it_renders(tiny, synthetic, tmp_path, capsys):
+    from backsurface.__main__ import main
+    from backsurface.core import contract
+
+    rec = next(iter(synthetic))
+    frame = tmp_path / f"{rec.id}.png"
+    contract.write_depth(frame, rec.depth)
+    ref = _reference().save(tmp_path / "reference.json")
+    pdf, page = tmp_path / "out" / "report.pdf", tmp_path / "out" / "report.html"
+    rc = main(["report", str(frame), "--model", str(tiny), "--out", str(pdf), "--out", str(page),
+               "--reference", str(ref)])
+    assert rc == 0, capsys.readouterr().err
+    assert pdf.read_bytes().startswith(b"%PDF")
+    text = page.read_text(encoding="utf-8")
+    for expected in ("not a diagnosis", "ppotsi", "healthy 95% range", "resnet50, weights none", "curve &gt; 10°",
+                     "thoracic:", "data:image/png;base64,"):
+        assert expected in text
+    assert sorted(p.name for p in pdf.parent.iterdir()) == ["report.html", "report.pdf"]  # no temporaries left
+
+
+@pytest.mark.parametrize("case", ["missing reference", "output is the frame", "wrong suffix", "corrupt frame"])
+def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path, capsys, case):
+    from backsurface.__main__ import main
+    from backsurface.core import camera, contract
+
+    frame = tmp_path / "F1.png"
+    contract.write_depth(frame, np.full((camera.HEIGHT, camera.WIDTH), 1500, np.uint16))
+    ref = _reference().save(tmp_path / "reference.json")
+    out, args = tmp_path / "r.pdf", []
+    if case == "missing reference":
+        ref = tmp_path / "absent.json"
+    elif case == "output is the frame":
+        out = frame
+    elif case == "wrong suffix":
+        out = tmp_path / "r.txt"
+    elif case == "corrupt frame":
+        frame.write_text("not a png")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    rc = main(["report", str(frame), "--model", str(tiny), "--out", str(out), "--reference", str(ref), *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("error: ")
+    assert {"missing reference": "absent.json", "output is the frame": "F1.png", "wrong suffix": "r.txt",
+            "corrupt frame": "F1.png"}[case] in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
