@@ -90,11 +90,13 @@ def test_degenerate_inputs_give_nan_with_a_reason():
 
 
 def _curved_back(amplitude_px: float):
-    """A symmetric trough-shaped back whose midline bends by ``amplitude_px`` (a half sine) between rows 80-330."""
+    """A symmetric rounded back with a spinal groove (8 mm deep) whose midline bends by ``amplitude_px`` (a half
+    sine) between rows 80-330.  (Without the groove the profile is a parabola, and a parabola moved sideways is
+    the same parabola plus a linear ramp: no symmetry search that allows for a turned trunk can tell them apart.)"""
     h, w = 424, 512
     y, x = np.mgrid[0:h, 0:w].astype(float)
     centre = 256 + amplitude_px * np.sin(np.pi * (y - 80) / 250)
-    d = 1400 + (x - centre) ** 2 / 60.0
+    d = 1400 + (x - centre) ** 2 / 60.0 + 8.0 * np.exp(-((x - centre) / 8.0) ** 2 / 2)
     d[(np.abs(x - centre) > 120) | (y < 60) | (y > 350)] = 2600  # wall
     return d, centre[:, 0]
 
@@ -111,6 +113,23 @@ def test_spine_line_follows_a_curved_symmetric_back():
     assert np.abs(flat - 256).max() < 1.0
     with pytest.raises(ValueError, match="above NC"):
         spine_line(d, np.array([256.0, 200.0]), np.array([256.0, 201.0]))
+
+
+def test_a_back_turned_about_the_vertical_keeps_its_spine_line_and_its_curve_angle():
+    from backsurface.clinical import curve
+
+    d, centre = _curved_back(12.0)
+    x = np.arange(d.shape[1], dtype=float)[None, :]
+    turned = np.where(d < 2600, d + 1.2 * (x - 256), d)  # yaw: a linear depth ramp across the back (1.2 mm/px)
+    vp, nc = np.array([256.0, 80.0]), np.array([256.0, 330.0])
+    ys, xs = spine_line(turned, vp, nc, max_mm=1900)
+    assert np.abs(xs - centre[ys.astype(int)]).max() < 1.5
+    _, plain = spine_line(turned, vp, nc, max_mm=1900, detrend=False)  # the ramp reads as asymmetry
+    assert np.abs(plain - centre[ys.astype(int)]).max() > 5.0
+    z = np.full(len(ys), 1400.0)
+    straight = curve.curve_angles(curve.line_mm(*spine_line(d, vp, nc, max_mm=1700), z))
+    assert curve.curve_angles(curve.line_mm(ys, xs, z))["thoracic"].angle_deg == pytest.approx(
+        straight["thoracic"].angle_deg, abs=1.0)
 
 
 def test_synthetic_deformity_knobs_move_their_indices(synthetic):

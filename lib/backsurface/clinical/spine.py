@@ -12,15 +12,17 @@ from backsurface.core.camera import KINECT_V2, PAPER_BACKGROUND_MM, Intrinsics
 
 
 def spine_line(depth_mm: np.ndarray, vp_px: np.ndarray, nc_px: np.ndarray, max_mm: float = PAPER_BACKGROUND_MM,
-               prior_x: np.ndarray | None = None, band_px: int = 25, half_width_px: int = 30,
-               degree: int = 4) -> tuple[np.ndarray, np.ndarray]:
+               prior_x: np.ndarray | None = None, band_px: int = 25, half_width_px: int = 45,
+               degree: int = 4, detrend: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """The back's symmetry line between VP and NC in raw pixels: rows ``y`` and columns ``x``.
 
     For each image row from VP down to NC, the column within ``band_px`` of a prior line (``prior_x`` per
     row, e.g. the ridge of the VP–NC affinity field; else the straight VP–NC segment) whose depth profile
-    is most mirror-symmetric: argmin over c of mean_k (d[c + k] − d[c − k])², k = 1…``half_width_px``,
-    over pixel pairs both on the body.  The raw per-row minima are then smoothed by a polynomial of
-    ``degree`` in y.  Vectorised over rows × candidates × offsets.
+    is most mirror-symmetric: argmin over c of mean_k (d[c + k] − d[c − k] − g·k)², k = 1…``half_width_px``,
+    over pixel pairs both on the body, where g·k is the least-squares tilt of those differences (``detrend``:
+    a back turned about the vertical, yaw, is a symmetric profile plus a linear depth ramp, which the plain
+    difference would take for asymmetry; without ``detrend``, g = 0).  The raw per-row minima are then smoothed
+    by a polynomial of ``degree`` in y.  Vectorised over rows × candidates × offsets.
     """
     d = np.asarray(depth_mm, dtype=np.float64)
     vp, nc = np.asarray(vp_px, float), np.asarray(nc_px, float)
@@ -41,7 +43,12 @@ def spine_line(depth_mm: np.ndarray, vp_px: np.ndarray, nc_px: np.ndarray, max_m
     dr, dl = d[rows, right], d[rows, left]
     ok = (dr > 0) & (dr <= max_mm) & (dl > 0) & (dl <= max_mm)
     n_ok = ok.sum(axis=2)
-    cost = np.where(ok, (dr - dl) ** 2, 0.0).sum(axis=2) / np.maximum(n_ok, 1)
+    diff = np.where(ok, dr - dl, 0.0)
+    if detrend:  # a trunk turned about the vertical adds 2·g·k to every pair: fit and remove that tilt
+        kk = np.where(ok, k, 0.0)
+        g = (diff * kk).sum(axis=2) / np.maximum((kk ** 2).sum(axis=2), 1e-9)
+        diff = np.where(ok, diff - g[..., None] * k, 0.0)
+    cost = (diff ** 2).sum(axis=2) / np.maximum(n_ok, 1)
     cost = np.where(n_ok >= half_width_px // 2, cost, np.inf)
     best = cand[np.arange(len(ys)), cost.argmin(axis=1)].astype(float)
     usable = np.isfinite(cost.min(axis=1))
