@@ -96,13 +96,28 @@ def _reference(cal=None):
                      {"curve_deg>10": 9.0, "curve_deg>20": 18.0}, "resnet50", "a test")
 
 
+def test_noise_in_the_depth_under_a_straight_line_makes_no_curve():
+    rng = np.random.default_rng(0)
+    ys = np.arange(80.0, 330.0)
+    xs = np.full_like(ys, 276.0)  # 20 px off the optical axis: depth noise moves the line sideways in mm
+    for sd in (0.5, 1.0, 2.0):
+        z = 1500.0 + rng.normal(0.0, sd, ys.size)
+        found = curve.curve_angles(curve.line_mm(ys, xs, curve.smooth_depth(ys, z)))
+        assert max(c.angle_deg for c in found.values()) < 0.5
+
+
 def test_a_reference_round_trips_and_a_bad_one_names_its_file(tmp_path):
     path = _reference().save(tmp_path / "reference.json")
     assert Reference.load(path) == _reference()
     with pytest.raises(ReferenceError, match="nope.json: no clinical reference file there"):
         Reference.load(tmp_path / "nope.json")
     bad = tmp_path / "bad.json"
-    for text in ("{", json.dumps({"format": 1}), json.dumps({**_reference().to_dict(), "ranges": {"x": [1]}})):
+    good = _reference().to_dict()
+    for text in ("{", json.dumps({"format": 1}), json.dumps({**good, "ranges": {"x": [1]}}),
+                 json.dumps({**good, "cutoffs": {"curve_deg>10": float("nan")}}),
+                 json.dumps({**good, "cutoffs": {"curve>10": 9.0}}),
+                 json.dumps({**good, "calibration": {**good["calibration"], "thoracic": "123"}}),
+                 json.dumps({**good, "calibration": {**good["calibration"], "lumbar": [0, 1, -2]}})):
         bad.write_text(text)
         with pytest.raises(ReferenceError, match="bad.json"):
             Reference.load(bad)
@@ -140,7 +155,8 @@ def test_the_report_command_end_to_end_on_a_frame_it_renders(tiny, synthetic, tm
     assert sorted(p.name for p in pdf.parent.iterdir()) == ["report.html", "report.pdf"]  # no temporaries left
 
 
-@pytest.mark.parametrize("case", ["missing reference", "output is the frame", "wrong suffix", "corrupt frame"])
+@pytest.mark.parametrize("case", ["missing reference", "output is the frame", "wrong suffix", "corrupt frame",
+                                  "reference of another model", "card not an object"])
 def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path, capsys, case):
     from backsurface.__main__ import main
     from backsurface.core import camera, contract
@@ -148,7 +164,7 @@ def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path,
     frame = tmp_path / "F1.png"
     contract.write_depth(frame, np.full((camera.HEIGHT, camera.WIDTH), 1500, np.uint16))
     ref = _reference().save(tmp_path / "reference.json")
-    out, args = tmp_path / "r.pdf", []
+    out = tmp_path / "r.pdf"
     if case == "missing reference":
         ref = tmp_path / "absent.json"
     elif case == "output is the frame":
@@ -157,10 +173,20 @@ def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path,
         out = tmp_path / "r.txt"
     elif case == "corrupt frame":
         frame.write_text("not a png")
+    elif case == "reference of another model":
+        ref = Reference(**{**vars(_reference()), "backbone": "vgg19"}).save(tmp_path / "reference.json")
+    elif case == "card not an object":
+        from backsurface.net.model_file import card_path
+        card = card_path(tiny)
+        saved = card.read_text()
+        card.write_text("[1, 2]")
     before = sorted(p.name for p in tmp_path.iterdir())
-    rc = main(["report", str(frame), "--model", str(tiny), "--out", str(out), "--reference", str(ref), *args])
+    rc = main(["report", str(frame), "--model", str(tiny), "--out", str(out), "--reference", str(ref)])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("error: ")
     assert {"missing reference": "absent.json", "output is the frame": "F1.png", "wrong suffix": "r.txt",
-            "corrupt frame": "F1.png"}[case] in err
+            "corrupt frame": "F1.png", "reference of another model": "tuned on 'vgg19'",
+            "card not an object": "model.card.json"}[case] in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+    if case == "card not an object":
+        card.write_text(saved)

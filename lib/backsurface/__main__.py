@@ -172,10 +172,16 @@ def report(args) -> int:
         check_outputs([("--out", o, "file") for o in outputs],
                       [Path(args.depth), *_model_inputs(Path(args.model)), reference_path])
         reference = Reference.load(reference_path)  # before the model: a missing reference costs nothing
+        card = model_file.read_card(args.model)
+        if not isinstance(card, dict):
+            raise ModelError(f"{model_file.card_path(args.model)}: a model card is a JSON object")
+        if card.get("backbone") != reference.backbone:
+            raise ModelError(f"{args.model}: the model is {card.get('backbone')!r} but {reference_path} was tuned on "
+                             f"{reference.backbone!r} landmarks (calibration and cut-offs); use that model or its "
+                             f"own reference")
         depth = contract.read_depth(args.depth).astype(float)
         predictor = Predictor.from_file(args.model)
         p = predictor.predict({frame_id: depth})[frame_id]
-        card = model_file.read_card(args.model)
     except (contract.ContractError, OutputError, ModelError, CodecError, PreprocessError, ReferenceError,
             OSError) as exc:
         return _fail(exc)

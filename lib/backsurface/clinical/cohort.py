@@ -34,7 +34,7 @@ CURVE_COLUMNS = [f"{kind}_{what}" for kind in curve_angle.KINDS for what in ("su
 
 
 def _curve_row(ys, xs, z) -> dict:
-    found = curve_angle.curve_angles(curve_angle.line_mm(ys, xs, z))
+    found = curve_angle.curve_angles(curve_angle.line_mm(ys, xs, curve_angle.smooth_depth(ys, z)))
     return {f"{kind}_{what}": getattr(c, attr) for kind, c in found.items()
             for what, attr in (("surface_deg", "angle_deg"), ("convex", "convex"), ("apex_share", "apex_share"))}
 
@@ -51,10 +51,10 @@ def _spine(depth, px, prior, max_mm):
     z = surface_depth(depth, np.stack([xs, ys], axis=1), max_mm)
     dev = lateral_deviation_mm(ys, xs, px[VP], px[NC], z)
     try:
-        curves = _curve_row(ys, xs, z)
-    except ValueError as exc:
-        return None, str(exc)
-    return (ys, xs, float(np.nanmax(np.abs(dev))) if np.isfinite(dev).any() else np.nan, curves), ""
+        curves, why = _curve_row(ys, xs, z), ""
+    except ValueError as exc:  # the line stands; only its curve angle cannot be measured
+        curves, why = {}, f"curve angle: {exc}"
+    return (ys, xs, float(np.nanmax(np.abs(dev))) if np.isfinite(dev).any() else np.nan, curves), why
 
 
 def assess(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarray, max_mm: float | list[float],
@@ -80,6 +80,7 @@ def assess(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarra
             spines.append(result[:2])
             deviation[n] = result[2]
             curves.append(result[3])
+            why[n] = "; ".join(filter(None, [why[n], err]))
     df = pd.DataFrame(values)
     df[SPINE] = deviation
     return Assessment(df, why, spines, pd.DataFrame(curves, columns=CURVE_COLUMNS, index=range(len(px))))

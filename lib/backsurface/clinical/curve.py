@@ -52,6 +52,16 @@ def line_mm(ys_px: np.ndarray, xs_px: np.ndarray, z_mm: np.ndarray, intrinsics: 
                     axis=-1)
 
 
+def smooth_depth(ys_px: np.ndarray, z_mm: np.ndarray, degree: int = 4) -> np.ndarray:
+    """The surface depth under a spine line smoothed like its columns (a polynomial of ``degree`` in the row), so
+    that sensor noise in the depth makes no turning points of the tangent; NaN rows stay NaN."""
+    y, z = np.asarray(ys_px, dtype=np.float64), np.asarray(z_mm, dtype=np.float64)
+    ok = np.isfinite(z)
+    if ok.sum() <= degree + 1:
+        return z
+    return np.where(ok, np.polyval(np.polyfit(y[ok], z[ok], degree), y), np.nan)
+
+
 def tangent_tilt_deg(points_mm: np.ndarray) -> np.ndarray:
     """Lateral tilt (°) of the line's tangent at each point, from the vertical: + where the line runs towards the
     subject's right going down."""
@@ -101,6 +111,21 @@ def curve_angles(points_mm: np.ndarray, thoracic_share: float = THORACIC_SHARE) 
     return found
 
 
+FOLDS = 5
+
+
+def _cv_residual_sd(x: np.ndarray, y: np.ndarray) -> float:
+    fold = np.arange(len(x)) % FOLDS
+    resid = np.empty(len(x))
+    for f in range(FOLDS):
+        test = fold == f
+        if not test.any():
+            continue
+        slope, intercept = np.polyfit(x[~test], y[~test], 1)
+        resid[test] = y[test] - np.maximum(intercept + slope * x[test], 0.0)
+    return float(np.sqrt(np.mean(resid ** 2)))
+
+
 @dataclass(frozen=True)
 class Calibration:
     """Curve angle = intercept + slope × surface angle, per curve type (never below 0), and the SD of the fit's
@@ -118,7 +143,9 @@ class Calibration:
     def fit(cls, surface: dict[str, np.ndarray], truth: dict[str, np.ndarray]) -> Calibration:
         """Least squares per curve type over the subjects where both angles are finite (surface angles of
         :func:`curve_angles`, true angles as magnitudes).  A curve type with fewer than :data:`MIN_FIT` such
-        subjects keeps the surface angle uncalibrated (slope 1, intercept 0) and an unknown (NaN) residual SD."""
+        subjects keeps the surface angle uncalibrated (slope 1, intercept 0) and an unknown (NaN) residual SD.  The
+        residual SD is cross-validated (:data:`FOLDS` folds: each subject predicted by a line fitted without it), so
+        the uncertainty it gives holds for new subjects, not only for those it was fitted on."""
         coef, used = {}, set()
         for kind in KINDS:
             x, y = np.asarray(surface[kind], float), np.abs(np.asarray(truth[kind], float))
@@ -127,8 +154,7 @@ class Calibration:
                 coef[kind] = (0.0, 1.0, float("nan"))
                 continue
             slope, intercept = np.polyfit(x[ok], y[ok], 1)
-            residual = y[ok] - np.maximum(intercept + slope * x[ok], 0.0)
-            coef[kind] = (float(intercept), float(slope), float(np.std(residual, ddof=2)))
+            coef[kind] = (float(intercept), float(slope), _cv_residual_sd(x[ok], y[ok]))
             used |= set(np.flatnonzero(ok))
         return cls(coef["thoracic"], coef["lumbar"], len(used))
 
@@ -146,15 +172,24 @@ class Calibration:
 
     @classmethod
     def from_dict(cls, d: dict, source: str = "calibration") -> Calibration:
-        try:
-            def coef(v):
-                return tuple(float("nan") if x is None else float(x) for x in v)
+        def number(x, may_be_none=False):
+            if x is None and may_be_none:
+                return float("nan")
+            if isinstance(x, bool) or not isinstance(x, int | float) or not np.isfinite(x):
+                raise ValueError(f"{source}: a calibration holds finite numbers, got {x!r}")
+            return float(x)
 
-            cal = cls(coef(d["thoracic"]), coef(d["lumbar"]), int(d["n_subjects"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: not a curve-angle calibration ({exc})") from None
-        if (len(cal.thoracic) != 3 or len(cal.lumbar) != 3
-                or not np.isfinite([*cal.thoracic[:2], *cal.lumbar[:2]]).all()):
-            raise ValueError(f"{source}: a calibration holds (intercept, slope, residual SD) per curve type, finite "
-                             f"numbers")
-        return cal
+        def coef(kind):
+            v = d.get(kind) if isinstance(d, dict) else None
+            if not isinstance(v, list | tuple) or len(v) != 3:
+                raise ValueError(f"{source}: a calibration holds [intercept, slope, residual SD] for {kind}, "
+                                 f"got {v!r}")
+            sd = number(v[2], may_be_none=True)
+            if sd < 0:
+                raise ValueError(f"{source}: the {kind} residual SD must be >= 0, got {sd}")
+            return number(v[0]), number(v[1]), sd
+
+        n = d.get("n_subjects") if isinstance(d, dict) else None
+        if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+            raise ValueError(f"{source}: n_subjects must be a whole number >= 0, got {n!r}")
+        return cls(coef("thoracic"), coef("lumbar"), n)

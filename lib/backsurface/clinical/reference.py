@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from backsurface.clinical.curve import Calibration
 from backsurface.core.atomic import write_json
 
 FORMAT = 1
+CUTOFF_KEY = re.compile(r"curve_deg>\d+(\.\d+)?")
 
 
 class ReferenceError(ValueError):
@@ -57,10 +59,13 @@ class Reference:
             if len(ranges) != len(d["ranges"]):
                 raise ValueError("each range is [low, high]")
             cutoffs = {str(k): float(v) for k, v in d["cutoffs"].items()}
+            bad = [k for k, v in cutoffs.items() if not (CUTOFF_KEY.fullmatch(k) and math.isfinite(v))]
+            if bad:
+                raise ValueError(f"cut-off {bad[0]!r}: keys are 'curve_deg>N' with a finite angle")
             ref = cls(ranges, Calibration.from_dict(d["calibration"], str(path)), cutoffs, str(d["backbone"]),
                       str(d["provenance"]))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise ReferenceError(f"{path}: not a clinical reference ({exc})") from None
+            raise ReferenceError(f"{path}: not a clinical reference ({' '.join(str(exc).split())})") from None
         if not all(math.isfinite(x) for v in ranges.values() for x in v):
             raise ReferenceError(f"{path}: a healthy range is not a finite number")
         return ref

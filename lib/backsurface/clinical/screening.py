@@ -107,7 +107,7 @@ def tuned_screen(tune_score: np.ndarray, tune_positive: np.ndarray, score: np.nd
     """One screen, tuned on one cohort and reported on another: the AUC (with CI) on the reported cohort, the AUC
     on the tuning cohort, the Youden cut-off chosen on the tuning cohort and the sensitivity and specificity it
     gives on the reported cohort.  The reported cohort's labels never reach the cut-off."""
-    tuned = auc_ci(tune_score, tune_positive, n_boot=10, seed=seed)
+    tuned = roc(tune_score, tune_positive)
     try:
         cutoff = youden_cutoff(tune_score, tune_positive)
     except ValueError:

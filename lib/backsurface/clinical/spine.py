@@ -44,7 +44,7 @@ def spine_line(depth_mm: np.ndarray, vp_px: np.ndarray, nc_px: np.ndarray, max_m
     ok = (dr > 0) & (dr <= max_mm) & (dl > 0) & (dl <= max_mm)
     n_ok = ok.sum(axis=2)
     diff = np.where(ok, dr - dl, 0.0)
-    if detrend:  # a trunk turned about the vertical adds 2·g·k to every pair: fit and remove that tilt
+    if detrend:  # a trunk turned about the vertical adds g·k to the k-th pair's difference: fit g, remove it
         kk = np.where(ok, k, 0.0)
         g = (diff * kk).sum(axis=2) / np.maximum((kk ** 2).sum(axis=2), 1e-9)
         diff = np.where(ok, diff - g[..., None] * k, 0.0)

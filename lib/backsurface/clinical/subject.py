@@ -37,7 +37,11 @@ def assess_subject(depth: np.ndarray, points_px: np.ndarray, points_mm: np.ndarr
         rows.append({"index": name, "value": v, "unit": unit, "low": low, "high": high, "flag": flag})
     est = assessment.angle_estimates(a, reference.calibration).iloc[0]
     curves = a.curves.iloc[0]
-    angles = pd.DataFrame([{"curve": kind, "angle_deg": float(est[f"{kind}_deg"]),
+    def angle_of(kind):  # no curve found: no angle (the calibration's intercept is not a measurement)
+        convex = est[f"{kind}_convex"]
+        return float(est[f"{kind}_deg"]) if isinstance(convex, str) and convex else np.nan
+
+    angles = pd.DataFrame([{"curve": kind, "angle_deg": angle_of(kind),
                             "plus_minus_deg": Z95 * reference.calibration.sd(kind),
                             "convex": est[f"{kind}_convex"] if isinstance(est[f"{kind}_convex"], str) else "",
                             "apex_share": float(curves[f"{kind}_apex_share"])}
@@ -47,7 +51,8 @@ def assess_subject(depth: np.ndarray, points_px: np.ndarray, points_mm: np.ndarr
     for key, cutoff in sorted(reference.cutoffs.items()):
         if key.startswith("curve_deg>"):
             threshold = key.split(">", 1)[1]
-            call = "" if not np.isfinite(major) else ("positive" if major >= cutoff else "negative")
+            known = np.isfinite(major) and np.isfinite(cutoff)
+            call = "" if not known else ("positive" if major >= cutoff else "negative")
             calls.append({"screen": f"curve > {threshold}°", "estimate_deg": major, "cutoff_deg": cutoff,
                           "call": call})
     return SubjectResult(pd.DataFrame(rows), angles, pd.DataFrame(calls, columns=["screen", "estimate_deg",

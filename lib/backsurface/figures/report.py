@@ -36,9 +36,11 @@ def _fmt(v: float, digits: int = 1) -> str:
 def angle_lines(result: SubjectResult) -> list[str]:
     lines = []
     for r in result.angles.itertuples():
-        where = (f", convex to the {r.convex}, apex at {100 * r.apex_share:.0f}% of C7→natal cleft"
-                 if r.convex else ", no curve found")
-        lines.append(f"{r.curve}: {_fmt(r.angle_deg)}° ± {_fmt(r.plus_minus_deg)}° (95%){where}")
+        if not r.convex:
+            lines.append(f"{r.curve}: no curve found")
+            continue
+        lines.append(f"{r.curve}: {_fmt(r.angle_deg)}° ± {_fmt(r.plus_minus_deg)}° (95%), convex to the {r.convex}, "
+                     f"apex at {100 * r.apex_share:.0f}% of C7→natal cleft")
     for r in result.calls.itertuples():
         lines.append(f"screen {r.screen}: {r.call or 'n/a'} (estimate {_fmt(r.estimate_deg)}°, "
                      f"cut-off {_fmt(r.cutoff_deg)}°)")
