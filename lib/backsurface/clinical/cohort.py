@@ -177,7 +177,8 @@ def clinical_summary(backbone: str, n_subjects: int, n_tuning: int, angle: pd.Da
            "angle_mae_deg": agree("major", "predicted", "mae"), "angle_rmse_deg": agree("major", "predicted", "rmse"),
            "angle_r": agree("major", "predicted", "pearson_r"),
            "angle_mae_deg_ci": [agree("major", "predicted", "mae_ci_low"), agree("major", "predicted", "mae_ci_high")],
-           "angle_mae_deg_true_landmarks": agree("major", "true", "mae"), "auc_index": {}}
+           "angle_mae_deg_true_landmarks": agree("major", "true", "mae"),
+           "screening_deg": sorted(float(t) for t in set(screen["threshold_deg"])), "auc_index": {}}
     pred = screen[screen["landmarks"] == "predicted"]
     for threshold, rows in pred.groupby("threshold_deg"):
         key = f"{threshold:g}deg"
