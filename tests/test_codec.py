@@ -60,6 +60,7 @@ def test_the_cut_is_fixed_or_follows_the_subject():
         (lambda d: d.pop("sigma_px"), r"missing \['sigma_px'\]"),
         (lambda d: d.update(halo=3), r"unknown \['halo'\]"),
         (lambda d: d.update(format=99), "codec format 99"),
+        (lambda d: d.update(format=True), "codec format True"),
         (lambda d: d.update(stride=7), "stride must be a positive whole divisor of input_size 96"),
         (lambda d: d.update(crop="head"), "crop must be one of"),
         (lambda d: d.update(cutoff=float("nan")), "cutoff must be a finite number > 0"),

@@ -96,7 +96,7 @@ class LabelCodec:
     def from_dict(cls, d: Any, source: str = "codec") -> LabelCodec:
         if not isinstance(d, dict):
             raise CodecError(f"{source}: expected a JSON object, got {type(d).__name__}")
-        if d.get("format") not in (1, FORMAT):
+        if isinstance(d.get("format"), bool) or d.get("format") not in (1, FORMAT):
             raise CodecError(f"{source}: codec format {d.get('format')!r}, this library reads formats 1 and {FORMAT}")
         fields = {k: v for k, v in d.items() if k != "format"}
         if d.get("format") == 1:
@@ -167,10 +167,12 @@ class LabelCodec:
         a landmark (predictor, scoring, clinical indices) use the same cut."""
         return background_cut_mm(depth_mm, self.background, self.threshold_mm, self.body_depth_mm, name=name)
 
-    def preprocess(self, depth_mm: np.ndarray, name: str | None = None) -> tuple[np.ndarray, InputTransform]:
-        """Raw depth frame → normalised single-channel input ``(S, S)`` float32 and its raw↔input transform."""
-        image, transform = preprocess_frame(depth_mm, self.cut_mm(depth_mm, name), self.input_size, self.crop,
-                                            name=name)
+    def preprocess(self, depth_mm: np.ndarray, name: str | None = None,
+                   cut_mm: float | None = None) -> tuple[np.ndarray, InputTransform]:
+        """Raw depth frame → normalised single-channel input ``(S, S)`` float32 and its raw↔input transform
+        (``cut_mm``: this frame's :meth:`cut_mm`, when the caller has it already)."""
+        cut = self.cut_mm(depth_mm, name) if cut_mm is None else cut_mm
+        image, transform = preprocess_frame(depth_mm, cut, self.input_size, self.crop, name=name)
         return image[..., 0], transform
 
     def encode(self, points_input: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

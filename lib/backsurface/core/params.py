@@ -277,7 +277,7 @@ class Params(_Section):
         far = s.distance_mm + s.distance_jitter_mm
         threshold_check = (info.context or {}).get("check_threshold", True)
         body = self.preprocess.body_depth_mm
-        if self.preprocess.background == "nearest" and not far + body < s.wall_mm:
+        if self.preprocess.background == "nearest" and threshold_check and not far + body < s.wall_mm:
             problems.append(f"preprocess.body_depth_mm ({body:g}) behind a subject standing up to "
                             f"acquire.sensor.distance_mm + distance_jitter_mm = {far:g} mm reaches the wall "
                             f"(acquire.sensor.wall_mm = {s.wall_mm:g} mm): the wall would be taken for the body")
@@ -337,8 +337,9 @@ def validate(data: dict[str, Any] | None, source: str = "params", check_split: b
     """Validate a complete parameters mapping: every key is required (``params.yaml`` holds the values).
 
     ``check_split``: whether ``split.n_test_subjects`` must fit ``acquire.cohort`` (not for a cohort that is
-    never split, such as the clinical validation cohort); ``check_threshold``: whether the fixed background
-    threshold must lie between subject and wall (not for a generalisation cohort that tests it);
+    never split, such as the clinical validation cohort); ``check_threshold``: whether the background cut must
+    lie between subject and wall — the fixed threshold, or ``body_depth_mm`` behind the farthest subject (not for
+    a generalisation cohort that tests it);
     ``check_generalise``: whether every cohort of ``generalise.cohorts`` must be a valid acquisition too."""
     try:
         context = {"check_split": check_split, "check_threshold": check_threshold, "check_generalise": check_generalise}

@@ -82,8 +82,8 @@ def surface_points(depths: dict[str, np.ndarray], ids: np.ndarray, uv: np.ndarra
     """Raw-frame pixels (N, K, 2) of the images ``ids`` lifted to 3D through the one depth lookup both sides of the
     surface error use (median depth under the pixel, silhouette fallback window, the codec's background cut of
     each frame); NaN where no body is near."""
-    return np.stack([points_3d(depths[i], p, codec.cut_mm(depths[i]), fallback_window=SILHOUETTE_WINDOW)
-                     for i, p in zip(ids, uv)])
+    cuts = {i: codec.cut_mm(depths[i]) for i in set(ids)}  # once per frame, however many copies it has
+    return np.stack([points_3d(depths[i], p, cuts[i], fallback_window=SILHOUETTE_WINDOW) for i, p in zip(ids, uv)])
 
 
 def surface_pair(depths: dict[str, np.ndarray], ids: np.ndarray, pred_raw: np.ndarray, true_raw: np.ndarray,

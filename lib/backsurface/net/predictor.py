@@ -55,21 +55,23 @@ class Predictor:
     def predict(self, frames: dict[str, np.ndarray]) -> dict[str, Prediction]:
         """Raw depth frames (mm, 424×512) by id → one :class:`Prediction` each (a frame with no subject in
         front of the background cut raises :class:`~backsurface.data.preprocess.PreprocessError`)."""
-        prepared = {i: self.codec.preprocess(frames[i], name=i) for i in frames}
-        return self._predict(frames, prepared)
+        cuts = {i: self.codec.cut_mm(frames[i], name=i) for i in frames}
+        prepared = {i: self.codec.preprocess(frames[i], name=i, cut_mm=cuts[i]) for i in frames}
+        return self._predict(frames, prepared, cuts)
 
     def predict_found(self, frames: dict[str, np.ndarray]) -> tuple[dict[str, Prediction], dict[str, str]]:
         """Like :meth:`predict`, for a cohort where some frames may show no subject in front of the background
         cut: the predictions of the frames where one is found, and why each other frame was not."""
-        prepared, missed = {}, {}
+        prepared, cuts, missed = {}, {}, {}
         for i, depth in frames.items():
             try:
-                prepared[i] = self.codec.preprocess(depth, name=i)
+                cuts[i] = self.codec.cut_mm(depth, name=i)
+                prepared[i] = self.codec.preprocess(depth, name=i, cut_mm=cuts[i])
             except PreprocessError as exc:
                 missed[i] = str(exc)
-        return self._predict({i: frames[i] for i in prepared}, prepared), missed
+        return self._predict({i: frames[i] for i in prepared}, prepared, cuts), missed
 
-    def _predict(self, frames: dict[str, np.ndarray], by_id: dict) -> dict[str, Prediction]:
+    def _predict(self, frames: dict[str, np.ndarray], by_id: dict, cuts: dict[str, float]) -> dict[str, Prediction]:
         ids = list(frames)
         if not ids:
             return {}
@@ -86,7 +88,7 @@ class Predictor:
             if np.isfinite(clipped[[VP, NC]]).all() and clipped[NC, 1] - clipped[VP, 1] > 8:
                 ys = np.arange(np.ceil(clipped[VP, 1]), np.floor(clipped[NC, 1]) + 1)
                 prior = self.codec.affinity_ridge(pafs[n][..., -2:], t, ys)
-            mm = points_3d(frames[i], clipped, self.codec.cut_mm(frames[i]), fallback_window=SILHOUETTE_WINDOW)
+            mm = points_3d(frames[i], clipped, cuts[i], fallback_window=SILHOUETTE_WINDOW)
             out[i] = Prediction(clipped, mm, conf[n], self.codec.link_scores(pafs[n], pts_in[n]), outside, prior)
         return out
 
