@@ -1,8 +1,7 @@
-"""Figures of the clinical validation: indices against the true deformity, ROC, Bland–Altman, subject report."""
+"""Figures of the clinical validation: indices against the true deformity, ROC, Bland–Altman, the curve angle
+(the one-page subject report is :mod:`backsurface.figures.report`)."""
 
 from __future__ import annotations
-
-import textwrap
 
 import matplotlib
 
@@ -10,8 +9,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
-from backsurface.figures.common import draw_landmarks, show_body  # noqa: E402
 
 
 def index_vs_truth(pairs: list[tuple[str, str]], predicted: pd.DataFrame, truth_idx: pd.DataFrame,
@@ -73,39 +70,6 @@ def bland_altman(names: list[str], predicted: pd.DataFrame, truth_idx: pd.DataFr
         ax.set_ylabel("predicted − true", fontsize=8)
         ax.grid(alpha=0.3)
     fig.tight_layout()
-    return fig
-
-
-def subject_report(title: str, depth: np.ndarray, points_px: np.ndarray, spine: tuple | None,
-                   values: pd.Series, ranges: pd.DataFrame, truth: dict[str, float]):
-    """One page: the depth frame with landmarks and spine line, and each index against its healthy range."""
-    fig = plt.figure(figsize=(11, 6.2))
-    ax = fig.add_axes([0.02, 0.05, 0.36, 0.85])
-    show_body(ax, depth, [points_px], margin=45)
-    draw_landmarks(ax, points_px, color="yellow", labels=True, size=16)
-    if spine is not None:
-        ax.plot(spine[1], spine[0], "-", color="cyan", lw=1.6, label="spine line")
-        ax.legend(fontsize=7, loc="lower left")
-    ax.set_title(title, fontsize=10)
-    tab = fig.add_axes([0.42, 0.05, 0.56, 0.85])
-    tab.axis("off")
-    rows = []
-    for name in ranges.index:
-        v = values.get(name, np.nan)
-        low, high = ranges.loc[name, "low"], ranges.loc[name, "high"]
-        flag = "" if not np.isfinite(v) else ("normal" if low <= v <= high else "OUTSIDE")
-        rows.append([name, f"{v:.1f}" if np.isfinite(v) else "n/a", f"{low:.1f} … {high:.1f}", flag])
-    t = tab.table(cellText=rows, colLabels=["index", "value", "healthy 95% range", ""], loc="upper center",
-                  cellLoc="left", colWidths=[0.42, 0.14, 0.28, 0.14])
-    t.auto_set_font_size(False)
-    t.set_fontsize(8)
-    t.scale(1, 1.25)
-    for r, row in enumerate(rows, start=1):
-        if row[3] == "OUTSIDE":
-            for c in range(4):
-                t[r, c].set_facecolor("#ffd9d9")
-    truth_text = ", ".join(f"{k} {v:.1f}" for k, v in truth.items())
-    tab.set_title("\n".join(textwrap.wrap(f"true parameters (synthetic): {truth_text}", 90)), fontsize=8)
     return fig
 
 
