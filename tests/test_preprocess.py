@@ -194,14 +194,14 @@ def test_preprocess_frame(crop):
         pp.preprocess_frame(depth_frame(), 1700, 184, crop="head")
 
 
-def _room(subject_mm: float, wall_mm: float = 2600.0) -> np.ndarray:
+def _room(subject_mm: float, wall_mm: float = 2600.0, centre_px: int = 256) -> np.ndarray:
     """A Kinect v2 frame of a box-shaped back at ``subject_mm`` before a wall and the floor (the renderer's room)."""
     from backsurface.acquisition.synthetic.render import background_depth
     from backsurface.core.camera import KINECT_V2
     depth = background_depth(KINECT_V2, 1100.0, wall_mm)
     yy, xx = np.mgrid[0:424, 0:512]
-    body = (np.abs(xx - 256) < 60 * 1500 / subject_mm) & (yy > 60) & (yy < 400)
-    return np.where(body, subject_mm + 0.002 * (xx - 256) ** 2, depth)  # rounder towards the sides
+    body = (np.abs(xx - centre_px) < 60 * 1500 / subject_mm) & (yy > 60) & (yy < 400)
+    return np.where(body, subject_mm + 0.002 * (xx - centre_px) ** 2, depth)  # rounder towards the sides
 
 
 @pytest.mark.parametrize("subject_mm", [1300.0, 1500.0, 1700.0, 1900.0])
@@ -251,3 +251,13 @@ def test_a_frame_with_nothing_to_find_is_one_clear_error(depth, kw, message):
     args = {"background": "nearest", "threshold_mm": 1700.0, "body_depth_mm": 300.0} | kw
     with pytest.raises(pp.PreprocessError, match=message):
         pp.background_cut_mm(depth, name="frame.png", **args)
+
+
+def test_a_partial_body_at_the_edge_of_the_frame_is_found_whole():
+    depth = _room(1600.0, centre_px=505)  # the subject at the right edge, nearly half of the back out of view
+    body = depth < 1700
+    assert 0 < body.sum() < 0.6 * (_room(1600.0) < 1700).sum()
+    cut = pp.background_cut_mm(depth, "nearest", 1700.0, 300.0)
+    assert cut == pytest.approx(1900.0, abs=1.0)
+    _, valid = pp.denoise(depth, cut)
+    assert valid[body].all() and not valid[depth >= 2400].any()
