@@ -109,16 +109,19 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
     else:
         from backsurface.codec.label_codec import LabelCodec
 
-        result = training.train(config, splits["train"], ROOT / "build" / "ablation" / name)
+        # a row with a branch that learnt nothing is kept (it is the finding) and its share shows in the table
+        result = training.train(config, splits["train"], ROOT / "build" / "ablation" / name, max_baseline_share=None)
         model, codec = result.model, LabelCodec.from_params(params)
         seconds, reused = sum(r["seconds"] for r in result.history), False
+        card = {"health": {"worst": max(r["share"] for r in result.health)}}
     depths_ids = np.concatenate([d["ids"] for d in splits.values()])
     from backsurface.evaluation.scoring import raw_depths
 
     depths = raw_depths(ROOT / "artifacts" / "raw", depths_ids)
     out = {"name": name, "backbone": backbone, "changes": changes, "config": dataclasses.asdict(config),
            "commit": _commit(), "machine": _machine(),
-           "train_seconds": seconds, "scored_pipeline_model": reused, "wall_seconds": time.perf_counter() - t0}
+           "train_seconds": seconds, "scored_pipeline_model": reused, "wall_seconds": time.perf_counter() - t0,
+           "worst_branch_share": max(card.get("health", {}).values(), default=None)}
     for split, data in splits.items():
         outputs = inference.stage_outputs(model, data["images"])
         out[split] = split_scores(scoring.evaluate_outputs(outputs[-2], outputs[-1], data, depths, codec,
@@ -139,6 +142,7 @@ def table(out: Path) -> str:
                      "test 95% CI": "{:.1f}–{:.1f}".format(*r["test"]["inplane_mre_mm_ci"]),
                      "test ≤10 mm %": r["test"]["inplane_sdr_10mm_pct"],
                      **{k: r["test"]["inplane_mre_mm_by_landmark"][k] for k in KEYS},
+                     "worst branch × baseline": r.get("worst_branch_share") or float("nan"),
                      "train min": (r["train_seconds"] or float("nan")) / 60, "commit": r["commit"]})
     if not rows:
         raise AblationError(f"{RUNS}: no runs yet (python tools/ablate.py run NAME ...)")
@@ -146,7 +150,9 @@ def table(out: Path) -> str:
     machines = sorted({json.loads(p.read_text())["machine"] for p in RUNS.glob("*.json")})
     md = ("Training ablations (`tools/ablate.py`): one backbone retrained on the study's labels with the training "
           "keys of its row changed, same seed and data; in-plane error (mm) on the train and test split, the test "
-          "split per landmark. "
+          "split per landmark. 'worst branch × baseline': the largest last-epoch loss of a stage's branch as a share "
+          "of the loss of an image-independent prediction (above 0.5 the pipeline fails the run: a branch that learnt "
+          "nothing; blank for runs made before the check). "
           f"Machine: {'; '.join(machines)}.\n\n" + df.to_markdown(index=False, floatfmt=".1f") + "\n")
     write_text(out, md)
     return md

@@ -150,6 +150,8 @@ class Train(_Section):
     lr_schedule: ScheduleOrSchedules  # one for every backbone, or one per backbone
     warmup_epochs: int = Field(ge=0, le=1000)  # of the cosine schedule (ignored by constant)
     strategy: Literal["default", "mirrored", "one_device"]
+    # a branch ending above this share of the loss of an image-independent prediction fails the stage (null: off)
+    max_baseline_share: float | None = Field(gt=0.0, le=1.0)
 
     @model_validator(mode="after")
     def _distinct(self):
