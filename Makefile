@@ -27,7 +27,7 @@ endif
 	$(BIN)/python -m backsurface.core.params check params.yaml
 	@# through a pipe: papermill streams each notebook to /dev/stdout, which would truncate a redirected log file
 	set -o pipefail; $(BIN)/dvc repro 2>&1 | cat
-	@echo "Done. Reports: reports/notebooks (executed notebooks), reports/figures, reports/tables, reports/metrics;"
+	@echo "Done. Reports: reports/notebooks (executed notebooks), reports/figures, reports/tables, reports/metrics (headlines), reports/summaries;"
 	@echo "      'dvc metrics show' and 'dvc plots show' summarise them."
 
 test: install lint unit notebooks

@@ -27,28 +27,29 @@ def _split(base: float) -> dict:
 @pytest.fixture
 def reports(tmp_path):
     r = tmp_path / "reports"
-    _write(r / "metrics/acquire.json", {"n_subjects": 105, "n_female": 50, "n_deformed": 32})
+    _write(r / "summaries/acquire.json", {"n_subjects": 105, "n_female": 50, "n_deformed": 32})
     for n, bb in enumerate(BACKBONES):
-        _write(r / f"metrics/train_{bb}.json", {
+        _write(r / f"summaries/train_{bb}.json", {
             "weights": "none (random init)", "epochs": 10, "n_parameters": 1234567 + n, "train_seconds": 1800.0 + n,
             "train_images_per_second": 2.25, "config": {"input_size": 184, "stages": 3, "width": 64,
                                                          "learning_rate": 1e-4, "lr_schedule": "constant"}})
-    _write(r / "metrics/evaluate.json", {"vgg19": {"test": _split(11.75)}, "resnet50": {"test": _split(9.5)},
+    _write(r / "summaries/evaluate.json", {"vgg19": {"test": _split(11.75)}, "resnet50": {"test": _split(9.5)},
                                          "best_backbone": "resnet50",
                                          "labels_floor": {"test": {"inplane_mre_mm": 1e-6, "surface_mre_mm": 0.003}}})
-    _write(r / "metrics/leakage.json", {"image_split_test_images_leaked_%": 100.0, "test_inplane_mre_mm_image": 17.4,
+    _write(r / "summaries/leakage.json", {"image_split_test_images_leaked_%": 100.0, "test_inplane_mre_mm_image": 17.4,
                                         "test_inplane_mre_mm_subject": 18.6, "error_ratio_subject_over_image": 1.07})
-    _write(r / "metrics/generalise.json", {c: {bb: {"inplane_mre_mm": 12.0 + i + j, "found_pct": 100.0 - 25 * i}
+    _write(r / "summaries/generalise.json", {c: {bb: {"inplane_mre_mm": 12.0 + i + j, "found_pct": 100.0 - 25 * i}
                                                for j, bb in enumerate(BACKBONES)}
                                            for i, c in enumerate(("new_people", "distance"))})
-    _write(r / "metrics/clinical.json", {
+    _write(r / "summaries/clinical.json", {
         "backbone": "resnet50", "n_subjects": 100, "n_tuning_subjects": 100, "angle_mae_deg": 4.75,
         "angle_mae_deg_ci": [4.0, 5.5], "angle_rmse_deg": 6.125, "angle_r": 0.875, "angle_mae_deg_true_landmarks": 4.25,
         "screening_deg": [10.0, 20.0], "auc_index": {"10deg": "curve_deg", "20deg": "|scapular_depth_asym_mm|"},
         **{f"auc_{k}": 0.9 for k in ("10deg", "20deg")}, **{f"auc_{k}_ci": [0.8, 0.95] for k in ("10deg", "20deg")},
         **{f"sensitivity_{k}_pct": 88.0 for k in ("10deg", "20deg")},
         **{f"specificity_{k}_pct": 77.0 for k in ("10deg", "20deg")},
-        "ppotsi_auc_predicted": 0.625, "shoulder_obliquity_r_predicted": -0.5})
+        "ppotsi_auc_predicted": 0.625, "shoulder_obliquity_r_predicted": -0.5, "ppotsi_costliest_landmark": "LSH",
+        "ppotsi_auc_true_landmarks_10deg": 0.9875})
     for metric in ("pck", "pdj"):
         _write(r / f"tables/evaluate/comparison_{metric}.md", "| split | VP |\n|:--|--:|\n| test | 99.5 |\n")
     for fig in ("evaluate/pck_curve.png", "evaluate/error_boxplots.png", "leakage/split_leakage.png",
@@ -66,17 +67,18 @@ def test_the_page_says_what_its_sources_say_and_nothing_else(reports):
     page = (reports / "README.md").read_text(encoding="utf-8")
     assert front_page.check(reports) == [] and front_page.unsourced_numbers(reports) == []
     for expected in ("| resnet50 | 9.5 | 8.5 | 55.5 |", "4.8°", "AUC 0.90 (95% CI 0.80-0.95)", "32 with a",
-                     "| distance | 13.0 (75) | 14.0 (75) |", "| vgg19 | 184 | 3 | 64 | 10 | 0.0001 | constant"):
+                     "| distance | 13.0 (75) | 14.0 (75) |", "| vgg19 | 184 | 3 | 64 | 10 | 0.0001 | constant",
+                     "partial POTSI reaches AUC 0.99; the landmark whose prediction error costs it most is `LSH`"):
         assert expected in page, expected
     assert "| test | 99.5 |" in page  # an included table, verbatim
 
 
 def test_a_number_that_differs_from_its_file_or_is_typed_by_hand_is_found(reports):
-    metrics = reports / "metrics/evaluate.json"
+    metrics = reports / "summaries/evaluate.json"
     data = json.loads(metrics.read_text())
     data["resnet50"]["test"]["inplane_mre_mm"] = 9.9
     metrics.write_text(json.dumps(data))
-    assert any("metrics/evaluate.json ['resnet50', 'test', 'inplane_mre_mm']" in p for p in front_page.check(reports))
+    assert any("summaries/evaluate.json ['resnet50', 'test', 'inplane_mre_mm']" in p for p in front_page.check(reports))
     page = reports / "README.md"
     page.write_text(page.read_text().replace("## Limitations", "About 42 mm better than palpation.\n\n## Limitations"))
     assert front_page.unsourced_numbers(reports) == ["42"]

@@ -53,6 +53,14 @@ def inflation(table: pd.DataFrame) -> dict[str, float]:
             "image_split_test_images_leaked_%": by.loc["image", "share_leaked_%"]}
 
 
+def leakage_headline(inflation: dict[str, float]) -> dict[str, float]:
+    """The headline of :func:`inflation`, each key naming its unit."""
+    return {"subject_split_inplane_mm": inflation["test_inplane_mre_mm_subject"],
+            "image_split_inplane_mm": inflation["test_inplane_mre_mm_image"],
+            "subject_over_image_ratio": inflation["error_ratio_subject_over_image"],
+            "image_split_leaked_pct": inflation["image_split_test_images_leaked_%"]}
+
+
 def inflation_paragraph(table: pd.DataFrame) -> str:
     """Markdown: what the leak does to the numbers, read from the table of the run."""
     by, f = table.set_index("protocol"), inflation(table)

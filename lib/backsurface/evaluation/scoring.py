@@ -293,3 +293,14 @@ def metrics_summary(scores: dict[tuple[str, str], dict], curves: dict[str, tuple
                                    for split in ("train", "test")}
     summary["best_backbone"] = best
     return summary
+
+
+def evaluation_headline(summary: dict, backbones) -> dict[str, float]:
+    """The headline of :func:`metrics_summary` (test split): every backbone's in-plane mean, and for the best one the
+    share within 10 mm, PCK and PDJ; the measurement floor's surface error."""
+    best = summary[summary["best_backbone"]]["test"]
+    out = {f"{bb}_inplane_mm": summary[bb]["test"]["inplane_mre_mm"] for bb in backbones}
+    out |= {"best_sdr10mm_pct": best["inplane_sdr_10mm_pct"], "best_pck_pct": best["pck"], "best_pdj_pct": best["pdj"]}
+    if "labels_floor" in summary:
+        out["floor_surface_mm"] = summary["labels_floor"]["test"]["surface_mre_mm"]
+    return out

@@ -1,10 +1,10 @@
 """The study's front page, ``reports/README.md``: what the study found, every number read from the same run.
 
-:func:`build` writes the page from ``reports/metrics`` and ``reports/tables`` of one ``dvc repro``.  Each number on
-the page goes through :class:`Sources`, which reads it from its file and records where it came from; each table is
-included verbatim from its file.  The record is written beside the page (``README.sources.json``) and a test
-re-reads every source and checks that the page says what the files say, and that no other figure on the page is
-a number at all (``tests/test_front_page.py``).
+:func:`build` writes the page from ``reports/summaries`` (every stage's whole summary) and ``reports/tables`` of one
+``dvc repro``.  Each number on the page goes through :class:`Sources`, which reads it from its file and records
+where it came from; each table is included verbatim from its file.  The record is written beside the page
+(``README.sources.json``) and a test re-reads every source and checks that the page says what the files say, and
+that no other figure on the page is a number at all (``tests/test_front_page.py``).
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _device() -> str:
 
 
 def _section_data(s: Sources) -> list[str]:
-    a = "metrics/acquire.json"
+    a = "summaries/acquire.json"
     return ["## The data", "",
             f"A **synthetic cohort** of {s.num(a, 'n_subjects', fmt='d')} subjects "
             f"({s.num(a, 'n_female', fmt='d')} women; {s.num(a, 'n_deformed', fmt='d')} with a scoliosis-like "
@@ -108,7 +108,7 @@ def _section_method(s: Sources, backbones: list[str]) -> list[str]:
     rows = ["| backbone | input (px) | stages | width | epochs | learning rate | schedule | weights | parameters | "
             "training (min) | images/s |", "|:--|--:|--:|--:|--:|--:|:--|:--|--:|--:|--:|"]
     for bb in backbones:
-        m = f"metrics/train_{bb}.json"
+        m = f"summaries/train_{bb}.json"
         rows.append(f"| {bb} | {s.num(m, 'config', 'input_size', fmt='d')} | {s.num(m, 'config', 'stages', fmt='d')} "
                     f"| {s.num(m, 'config', 'width', fmt='d')} | {s.num(m, 'epochs', fmt='d')} | "
                     f"{s.num(m, 'config', 'learning_rate', fmt='g')} | {s.value(m, 'config', 'lr_schedule')} | "
@@ -140,7 +140,7 @@ def _section_paper(s: Sources) -> list[str]:
 
 
 def _section_mm(s: Sources, backbones: list[str]) -> list[str]:
-    e = "metrics/evaluate.json"
+    e = "summaries/evaluate.json"
     head = "| backbone | mean | median | within 10 mm (%) | " + " | ".join(LANDMARKS) + " |"
     rows = [head, "|:--|" + "--:|" * (3 + len(LANDMARKS))]
     for bb in backbones:
@@ -166,7 +166,7 @@ def _section_mm(s: Sources, backbones: list[str]) -> list[str]:
 
 
 def _section_leakage(s: Sources) -> list[str]:
-    k = "metrics/leakage.json"
+    k = "summaries/leakage.json"
     return ["## Finding 3: the paper's image-level split flatters", "",
             f"The same small model trained twice: on the paper's image-level split every test image has "
             f"{s.num(k, 'image_split_test_images_leaked_%', fmt='.0f')} % of its subject's other images in training; "
@@ -177,7 +177,7 @@ def _section_leakage(s: Sources) -> list[str]:
 
 
 def _section_generalise(s: Sources, backbones: list[str]) -> list[str]:
-    g, e = "metrics/generalise.json", "metrics/evaluate.json"
+    g, e = "summaries/generalise.json", "summaries/evaluate.json"
     cohorts = list(s.value(g))
     rows = ["| cohort | " + " | ".join(f"{bb} mm (found %)" for bb in backbones) + " |",
             "|:--|" + "--:|" * len(backbones),
@@ -196,7 +196,7 @@ def _section_generalise(s: Sources, backbones: list[str]) -> list[str]:
 
 
 def _section_clinical(s: Sources) -> list[str]:
-    c = "metrics/clinical.json"
+    c = "summaries/clinical.json"
     if not s.has(c, "angle_mae_deg") or not s.has(c, "screening_deg"):
         return ["## Finding 5: clinical validation", "", "*(this run's clinical stage wrote no curve-angle metrics)*",
                 ""]
@@ -218,13 +218,24 @@ def _section_clinical(s: Sources) -> list[str]:
                      f"the tuning cohort")
     lines += ["", f"Partial POTSI from predicted landmarks: AUC {s.num(c, 'ppotsi_auc_predicted', fmt='.2f')}; "
               f"predicted shoulder obliquity against the shoulder-tilt knob: r "
-              f"{s.num(c, 'shoulder_obliquity_r_predicted', fmt='.2f')}. `tables/clinical/screening.md` sets a "
-              f"published depth-sensor screening beside these (real patients, radiographic Cobb angles: a different "
-              f"population).", "",
+              f"{s.num(c, 'shoulder_obliquity_r_predicted', fmt='.2f')} (frontal-plane indices are measured in the "
+              f"image plane, where a depth looked up beside a silhouette landmark cannot tilt them)."
+              + (f" From true landmarks the partial POTSI reaches AUC "
+                 f"{s.num(c, _first_key(s, c, 'ppotsi_auc_true_landmarks_'), fmt='.2f')}; the landmark whose "
+                 f"prediction error costs it most is `{s.value(c, 'ppotsi_costliest_landmark')}` "
+                 f"(`tables/clinical/ppotsi_substitution.md`)." if s.has(c, "ppotsi_costliest_landmark") else "")
+              + " `tables/clinical/screening.md` sets a "
+              "published depth-sensor screening beside these (real patients, radiographic Cobb angles: a different "
+              "population).", "",
               _figure(s.reports, "figures/clinical/angle_agreement.png", "estimated against true curve angle"), ""]
     for threshold in s.value(c, "screening_deg"):
         lines += [_figure(s.reports, f"figures/clinical/screening_roc_{threshold:g}deg.png", "ROC curves"), ""]
     return lines
+
+
+def _first_key(s: Sources, path: str, prefix: str) -> str:
+    """The first key of a summary that starts with ``prefix`` (e.g. the lowest screening threshold's)."""
+    return next(k for k in s.value(path) if k.startswith(prefix))
 
 
 LIMITATIONS = ["## Limitations", "",
@@ -258,7 +269,7 @@ def build(reports: str | Path, backbones: list[str], root: str | Path | None = N
     reports = Path(reports)
     s = Sources(reports)
     header = ["# Back-surface landmarks from depth images: what this study found", "",
-              f"Generated by the `front_page` stage of `dvc repro` from this run's `metrics/` and `tables/` "
+              f"Generated by the `front_page` stage of `dvc repro` from this run's `summaries/` and `tables/` "
               f"(profile `{profile}`, code at commit `{_commit(Path(root or reports.parent))}`, generated on "
               f"{_device()}). The study reproduces a landmark detector for the human back (OpenPose-style "
               f"network on VGG-19, ResNet-50 and ResNet-152 features; ten landmarks from the vertebra prominens "

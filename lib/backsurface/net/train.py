@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from backsurface.core import arrayfile
+from backsurface.net import health
 from backsurface.net.loss import stage_losses
 from backsurface.net.model import build_model, resolve_weights
 from backsurface.net.tfdata import TrainingData
@@ -104,6 +105,7 @@ class TrainResult:
     resumed_from_epoch: int
     train_seconds: float  # wall time of the epochs run in this call
     images_per_second: float  # training throughput of this call (NaN when nothing was run)
+    health: list[dict]  # per stage and branch: last-epoch loss, image-independent baseline, share (health.check)
 
 
 def data_digest(data: dict[str, np.ndarray]) -> str:
@@ -229,10 +231,15 @@ def train(
     on_epoch_end: Callable[[dict[str, float]], None] | None = None,
     stop_after: int | None = None,
     log: Callable[[str], None] | None = print,
+    max_baseline_share: float | None = None,
 ) -> TrainResult:
     """Train (or resume) to ``config.epochs``; ``on_epoch_end`` gets every epoch's record in order,
     restored epochs included, so a logger sees one complete history.  ``stop_after`` ends this call
-    after that many epochs in total (to test resuming)."""
+    after that many epochs in total (to test resuming).
+
+    Once every epoch has run, each branch's last loss is compared with the loss of an image-independent prediction
+    (:mod:`backsurface.net.health`); above ``max_baseline_share`` of it the run raises
+    :class:`~backsurface.net.health.TrainingHealthError` (``None``: reported in ``health`` only)."""
     tf.config.experimental.enable_op_determinism()
     log = log or (lambda _msg: None)
     strategy = make_strategy(config.strategy)
@@ -276,8 +283,16 @@ def train(
             f"{record['images_per_second']:.2f} img/s  about {_duration(left)} left")
         if on_epoch_end:
             on_epoch_end(record)
+    baseline = health.baseline_losses(data["heatmaps"], data["pafs"], data["masks"])
+    remedy = (f"its loss stayed where it started: lower train.learning_rate for {config.backbone} (now "
+              f"{config.learning_rate:g}) and train again")
+    rows = health.check(history, baseline, max_baseline_share if end == config.epochs else None,
+                        what=f"{config.backbone} ({config.stages} stages, lr {config.learning_rate:g})", remedy=remedy)
+    for r in rows:
+        log(f"  stage {r['stage']} {health.BRANCH_NAMES[r['branch']]:8s} loss {r['loss']:.3f} = {r['share']:.3f}× "
+            f"the image-independent {r['baseline']:.3f}")
     return TrainResult(model, history, weights_label, start, t_total,
-                       n_total / t_total if t_total else float("nan"))
+                       n_total / t_total if t_total else float("nan"), rows)
 
 
 def summary(config: TrainConfig, result: TrainResult, n_images: int) -> dict:
@@ -291,7 +306,19 @@ def summary(config: TrainConfig, result: TrainResult, n_images: int) -> dict:
         "loss_ratio_last_to_first": history[-1][TOTAL] / history[0][TOTAL],
         "train_seconds": seconds, "train_images_per_second": n_images * len(history) / seconds,
         "resumed_from_epoch": result.resumed_from_epoch,
+        "health": {f"stage{r['stage']}_{r['branch']}_share_of_baseline": round(r["share"], 4) for r in result.health},
     }
+
+
+def training_headline(summary: dict) -> dict[str, float]:
+    """The headline of :func:`summary`: the last epoch's loss, its ratio to the first's, the throughput, the time and
+    the worst branch's share of its image-independent baseline (:mod:`backsurface.net.health`)."""
+    out = {"last_epoch_loss": summary["last_epoch_loss"],
+           "loss_last_to_first_ratio": summary["loss_ratio_last_to_first"],
+           "train_images_per_s": summary["train_images_per_second"], "train_time_s": summary["train_seconds"]}
+    if summary.get("health"):
+        out["worst_branch_share"] = max(summary["health"].values())
+    return out
 
 
 def dvclive_logger(live) -> Callable[[dict[str, float]], None]:

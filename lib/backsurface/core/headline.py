@@ -1,0 +1,56 @@
+"""Headline metrics: the few numbers per stage that ``dvc metrics show`` and ``dvc exp show`` compare.
+
+A stage writes two files: its full summary (configuration, counts, confidence intervals, nested per-landmark
+values) to ``reports/summaries/<stage>.json``, which the front page and the next stages read, and its headline to
+``reports/metrics/<stage>.json``, which DVC tracks as metrics.  A headline is flat; each key names its unit
+(:data:`UNITS`: ``inplane_mm``, ``sdr10mm_pct``, ``auc_10deg``, ``angle_r``, …); each value is a finite number
+rounded for the table, except a key naming which index a number belongs to (an ``index`` token, e.g.
+``auc_index_10deg``), whose value is that index's name.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+from backsurface.core.atomic import write_json
+
+UNITS = frozenset({"mm", "pct", "deg", "s", "ratio", "share", "r", "auc", "loss"})
+"""Underscore-separated tokens that name a unit or a dimensionless kind; a headline key holds at least one."""
+
+NAMES = "index"
+"""A key with this token names the index a number belongs to; its value is a string."""
+
+
+class HeadlineError(ValueError):
+    """A headline that is not flat, names no unit, or holds a value that is not a finite number."""
+
+
+def headline(values: Mapping[str, object], digits: int = 4) -> dict[str, float | str]:
+    """``values`` checked (flat, a unit in every key, finite numbers) and rounded to ``digits`` decimals."""
+    out: dict[str, float | str] = {}
+    for key, value in values.items():
+        if not isinstance(key, str) or not key:
+            raise HeadlineError(f"headline key {key!r}: not a name")
+        if NAMES in key.split("_"):
+            if not isinstance(value, str):
+                raise HeadlineError(f"headline key {key!r}: names an index, so its value is a name, got {value!r}")
+            out[key] = value
+            continue
+        if not UNITS & set(key.split("_")):
+            raise HeadlineError(f"headline key {key!r}: names no unit (one of {', '.join(sorted(UNITS))})")
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise HeadlineError(f"headline key {key!r}: {value!r} is not a finite number")
+        out[key] = round(float(value), digits)
+    return out
+
+
+def write(reports_dir: str | Path, stage: str, summary: Mapping, values: Mapping[str, object] | None) -> Path:
+    """Write ``summary`` to ``summaries/<stage>.json`` and, when given, the headline ``values`` to
+    ``metrics/<stage>.json`` (checked first: nothing is written for a bad headline); return the summary's path."""
+    checked = None if values is None else headline(values)
+    path = write_json(Path(reports_dir) / "summaries" / f"{stage}.json", summary)
+    if checked is not None:
+        write_json(Path(reports_dir) / "metrics" / f"{stage}.json", checked)
+    return path

@@ -1,0 +1,69 @@
+"""Headline metrics (what `dvc metrics show` compares) and the data files of the DVC plots."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from backsurface.core import headline
+from backsurface.core.landmarks import KEYS
+from backsurface.figures import plot_data
+
+
+def test_a_headline_is_flat_names_its_units_and_holds_finite_numbers():
+    got = headline.headline({"vgg19_inplane_mm": 13.858922, "auc_10deg": 0.94886, "angle_r": 0.855,
+                             "best_sdr10mm_pct": 41.92, "auc_index_10deg": "curve_deg", "train_images_per_s": 2})
+    assert got == {"vgg19_inplane_mm": 13.8589, "auc_10deg": 0.9489, "angle_r": 0.855, "best_sdr10mm_pct": 41.92,
+                   "auc_index_10deg": "curve_deg", "train_images_per_s": 2.0}
+    for bad, why in [({"n_subjects": 105}, "names no unit"), ({"inplane": 1.0}, "names no unit"),
+                     ({"x_mm": float("nan")}, "not a finite number"), ({"x_mm": float("inf")}, "not a finite number"),
+                     ({"x_mm": [1.0, 2.0]}, "not a finite number"), ({"x_mm": {"a": 1}}, "not a finite number"),
+                     ({"x_mm": True}, "not a finite number"), ({"x_mm": "12"}, "not a finite number"),
+                     ({"auc_index": 0.9}, "its value is a name"), ({"": 1.0}, "not a name")]:
+        with pytest.raises(headline.HeadlineError, match=why):
+            headline.headline(bad)
+
+
+def test_write_puts_the_summary_beside_the_headline_and_a_bad_headline_writes_nothing(tmp_path):
+    summary = {"config": {"lr": 1e-4}, "n_subjects": 105, "ci": [1.0, 2.0], "inplane_mre_mm": 13.0}
+    path = headline.write(tmp_path, "evaluate", summary, {"best_inplane_mm": 13.0})
+    assert path == tmp_path / "summaries" / "evaluate.json" and json.loads(path.read_text()) == summary
+    assert json.loads((tmp_path / "metrics" / "evaluate.json").read_text()) == {"best_inplane_mm": 13.0}
+    headline.write(tmp_path, "acquire", {"n_subjects": 3}, None)  # counts only: a summary, no metrics file
+    assert (tmp_path / "summaries" / "acquire.json").exists() and not (tmp_path / "metrics" / "acquire.json").exists()
+    with pytest.raises(headline.HeadlineError, match="'n_frames': names no unit"):
+        headline.write(tmp_path, "labels", {"n_frames": 3}, {"n_frames": 3})
+    assert not (tmp_path / "summaries" / "labels.json").exists()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.floats(0.0, 150.0), min_size=1, max_size=40))
+def test_error_cdf_is_the_share_at_or_below_each_error(errors):
+    e = np.full((len(errors), len(KEYS)), np.nan)
+    e[:, 0] = errors  # VP only; every other landmark not evaluable
+    table = plot_data.error_cdf_table(e, 100.0, points=11)
+    assert list(table.columns) == ["error_mm", *KEYS, "all"]
+    want = [100.0 * np.mean(np.asarray(errors) <= x) for x in np.linspace(0, 100, 11)]
+    np.testing.assert_allclose(table["VP"], want)
+    np.testing.assert_allclose(table["all"], want)  # the NaNs do not count
+    assert table["NC"].isna().all()
+    assert (np.diff(table["VP"]) >= 0).all()
+
+
+def test_pck_and_roc_tables_and_their_csv(tmp_path):
+    thr = np.linspace(0, 100, 5)
+    t = plot_data.pck_curve_table({"vgg19": (thr, np.array([0, 50, 90, 99, 100.0]), 70.0),
+                                   "resnet50": (thr, np.array([0, 40, 80, 95, 100.0]), 65.0)})
+    assert list(t.columns) == ["threshold_mm", "vgg19", "resnet50"] and t["resnet50"].iloc[2] == 80
+    with pytest.raises(ValueError, match="thresholds differ"):
+        plot_data.pck_curve_table({"a": (thr, thr, 1.0), "b": (thr + 1, thr, 1.0)})
+    with pytest.raises(ValueError, match="errors must be"):
+        plot_data.error_cdf_table(np.zeros((3, 4)), 100.0)
+    roc = plot_data.roc_table(np.array([0, 0.1, 1.0]), np.array([0, 0.8, 1.0]))
+    path = plot_data.write_csv(roc, tmp_path / "roc_10deg.csv")
+    pd.testing.assert_frame_equal(pd.read_csv(path), roc)
+    with pytest.raises(ValueError, match="one length"):
+        plot_data.roc_table(np.zeros(3), np.zeros(2))
