@@ -166,3 +166,55 @@ def test_screening_statistics_on_known_cases():
     r = screening.roc(np.array([0.1, 0.2, 0.8, 0.9]), np.array([False, False, True, True]))
     assert r["auc"] == 1.0
     assert np.isnan(screening.roc(np.array([0.1, 0.2]), np.array([True, True]))["auc"])
+
+
+def test_frontal_plane_indices_ignore_a_wrong_depth_under_a_silhouette_landmark():
+    """The measured failure: a shoulder on the silhouette gets the depth of whatever lies beside it, and through
+    Y = (v − c_y)·Z/f that depth moves its height.  Level shoulders in the image stay level in the frontal plane."""
+    from backsurface.clinical import cohort as assessment
+    from backsurface.core.camera import KINECT_V2
+
+    p = symmetric()
+    px = KINECT_V2.project(p)[None]
+    wrong = p.copy()
+    z_true = wrong[index("RSH"), 2]
+    wrong[index("RSH")] = KINECT_V2.back_project(px[0, index("RSH")][None], np.array([z_true + 150.0]))[0]
+    three_d = {k: float(v[0]) for k, v in clinical.compute(wrong[None]).items()}
+    assert abs(three_d["shoulder_obliquity_deg"]) > 3.0  # the lookup tilts the shoulders in 3D
+    depth = assessment.back_depth_mm(p[None, :, 2], wrong[None])
+    frontal = clinical.frontal_points(px, depth)
+    got = {k: float(v[0]) for k, v in clinical.compute(wrong[None], None, frontal).items()}
+    assert got["shoulder_obliquity_deg"] == pytest.approx(0.0, abs=1e-9)
+    assert got["shoulder_height_diff_mm"] == pytest.approx(0.0, abs=1e-9)
+    assert got["ppotsi"] == pytest.approx(0.0, abs=1e-9)
+    # a real tilt is still seen: the left shoulder 10 px higher in the image is higher in the frontal plane
+    px2 = px.copy()
+    px2[0, index("LSH"), 1] -= 10.0
+    got = clinical.compute(wrong[None], None, clinical.frontal_points(px2, depth))
+    want = 10.0 * depth[0] / KINECT_V2.fy
+    assert float(got["shoulder_height_diff_mm"][0]) == pytest.approx(want)
+    with pytest.raises(ValueError, match="frontal points need"):
+        clinical.frontal_points(px[0], depth)
+
+
+def test_substitution_names_the_landmark_whose_error_moves_an_index():
+    """True landmarks with one landmark at a time swapped for its prediction: only the swapped landmark that is
+    wrong changes the index."""
+    from backsurface.clinical import cohort as assessment
+    from backsurface.core.camera import KINECT_V2
+
+    p = symmetric()
+    true_px = KINECT_V2.project(p)[None]
+    depth = np.zeros((424, 512))
+    depth[20:400, 100:420] = 1450.0  # a flat back under every landmark
+    pred_px = true_px.copy()
+    pred_px[0, index("LSH"), 1] -= 12.0  # the predicted left shoulder 12 px too high: a shoulder-height term
+    mm = KINECT_V2.back_project(pred_px[0], np.full(10, 1450.0))[None]
+    true_mm = KINECT_V2.back_project(true_px[0], np.full(10, 1450.0))[None]
+    got = assessment.substitution([depth], true_px, true_mm, pred_px, mm, 3000.0, "ppotsi")
+    assert set(got) == {"none", "all", *[k for k in ("VP", "NC", "LSH", "RSH", "LS", "RS", "LW", "RW", "LPSIS",
+                                                          "RPSIS")]}
+    assert got["none"][0] == pytest.approx(0.0, abs=1e-9)
+    assert got["LSH"][0] == pytest.approx(got["all"][0]) and got["LSH"][0] > 1.0
+    for key in ("VP", "NC", "RSH", "LW", "RW", "LS", "RS", "LPSIS", "RPSIS"):
+        assert got[key][0] == pytest.approx(0.0, abs=1e-9), key

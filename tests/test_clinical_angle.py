@@ -190,3 +190,29 @@ def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path,
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     if case == "card not an object":
         card.write_text(saved)
+
+
+def test_a_clinical_cohort_round_trips_through_its_file(tmp_path):
+    import pandas as pd
+
+    from backsurface.clinical import cohort_file
+
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({"subject_id": ["S001", "S002"], "sex": ["F", "M"], "deformed": [True, False],
+                          "thoracic_cobb_deg": [12.5, 0.0], "age": [30, 41]})
+    depths = [rng.integers(0, 4000, (424, 512)).astype(float) for _ in range(2)]
+    px = {k: rng.uniform(0, 400, (2, 10, 2)) for k in cohort_file.SOURCES}
+    mm = {k: rng.uniform(-500, 2000, (2, 10, 3)) for k in cohort_file.SOURCES}
+    priors = [rng.uniform(200, 300, 57), None]
+    c = cohort_file.ClinicalCohort(table, depths, px, mm, np.array([1800.0, 1750.5]), priors)
+    back = cohort_file.load(cohort_file.save(tmp_path / "validation.npz", c))
+    pd.testing.assert_frame_equal(back.table, table.astype({"age": float}))
+    for a, b in zip(back.depths, depths):
+        np.testing.assert_array_equal(a, b)
+    for k in cohort_file.SOURCES:
+        np.testing.assert_array_equal(back.px[k], px[k])
+        np.testing.assert_array_equal(back.mm[k], mm[k])
+    np.testing.assert_array_equal(back.priors[0], priors[0])
+    assert back.priors[1] is None and list(back.cuts_mm) == [1800.0, 1750.5]
+    with pytest.raises(ValueError, match="the table has 2 subjects, the frames 1"):
+        cohort_file.save(tmp_path / "bad.npz", cohort_file.ClinicalCohort(table, depths[:1], px, mm, [1.0], [None]))

@@ -116,7 +116,7 @@ def predict(args) -> int:
         return _fail(exc)
     px = np.stack([predicted[i].points_raw for i in ids])
     mm = np.stack([predicted[i].points_mm for i in ids])
-    clinic = assessment.assess([frames[i] for i in ids], px, mm, [predictor.codec.cut_mm(frames[i]) for i in ids],
+    clinic = assessment.assess([frames[i] for i in ids], px, mm, [predicted[i].cut_mm for i in ids],
                                [predicted[i].spine_prior_x for i in ids])
     base = predictor.annotate(frames, {i: str(args.depth[n]) for n, i in enumerate(ids)}, predicted)
     records = []
@@ -185,7 +185,7 @@ def report(args) -> int:
     except (contract.ContractError, OutputError, ModelError, CodecError, PreprocessError, ReferenceError,
             OSError) as exc:
         return _fail(exc)
-    result = assess_subject(depth, p.points_raw, p.points_mm, predictor.codec.cut_mm(depth), p.spine_prior_x,
+    result = assess_subject(depth, p.points_raw, p.points_mm, p.cut_mm, p.spine_prior_x,
                             reference)
     model_line = (f"Model {args.model}: {card.get('backbone', '?')}, weights {card.get('weights', '?')}; reference "
                   f"{reference_path} ({reference.provenance})")

@@ -14,7 +14,7 @@ import pandas as pd
 from backsurface.clinical import curve as curve_angle
 from backsurface.clinical import indices as clinical
 from backsurface.clinical.spine import lateral_deviation_mm, spine_line
-from backsurface.core.landmarks import index
+from backsurface.core.landmarks import KEYS, index
 from backsurface.data.surface import SILHOUETTE_WINDOW, surface_depth
 
 VP, NC = index("VP"), index("NC")
@@ -57,18 +57,52 @@ def _spine(depth, px, prior, max_mm):
     return (ys, xs, float(np.nanmax(np.abs(dev))) if np.isfinite(dev).any() else np.nan, curves), why
 
 
+def back_depth_mm(surface_z: np.ndarray, points_mm: np.ndarray) -> np.ndarray:
+    """One depth per subject for the frontal-plane indices: the median surface depth under its landmarks (the 3D
+    points' median depth where no surface lies under any), NaN where neither is known."""
+    z = np.asarray(surface_z, dtype=np.float64)
+    fallback = np.asarray(points_mm, dtype=np.float64)[..., 2]
+    z = np.where(np.isfinite(z).any(axis=1, keepdims=True), z, fallback)
+    with np.errstate(all="ignore"):
+        ok = np.isfinite(z).any(axis=1)
+        return np.where(ok, np.nanmedian(np.where(ok[:, None], z, 0.0), axis=1), np.nan)
+
+
+def landmark_indices(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarray,
+                     max_mm: float | list[float] | np.ndarray) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The landmark indices of N subjects (:func:`backsurface.clinical.indices.compute`, the frontal-plane ones in
+    the image plane) and, per subject, why an index could not be computed."""
+    px = np.asarray(points_px, dtype=np.float64)
+    mm = np.asarray(points_mm, dtype=np.float64)
+    cuts = np.broadcast_to(np.asarray(max_mm, dtype=np.float64), (len(depths),))
+    surface_z = np.stack([surface_depth(d, p, cut, fallback_window=SILHOUETTE_WINDOW)
+                          for d, p, cut in zip(depths, px, cuts)])
+    frontal = clinical.frontal_points(px, back_depth_mm(surface_z, mm))
+    values = clinical.compute(mm, surface_z, frontal)
+    return values, clinical.reasons(mm, values, surface_z)
+
+
+def substitution(depths: list[np.ndarray], true_px: np.ndarray, true_mm: np.ndarray, pred_px: np.ndarray,
+                 pred_mm: np.ndarray, max_mm, name: str) -> dict[str, np.ndarray]:
+    """Which landmark's error costs an index: ``name`` of every subject from the true landmarks (``none``), with one
+    landmark at a time replaced by its prediction (the landmark's key), and from the predicted ones (``all``)."""
+    out = {"none": landmark_indices(depths, true_px, true_mm, max_mm)[0][name]}
+    for j, key in enumerate(KEYS):
+        px, mm = np.array(true_px, dtype=np.float64), np.array(true_mm, dtype=np.float64)
+        px[:, j], mm[:, j] = pred_px[:, j], pred_mm[:, j]
+        out[key] = landmark_indices(depths, px, mm, max_mm)[0][name]
+    out["all"] = landmark_indices(depths, pred_px, pred_mm, max_mm)[0][name]
+    return out
+
+
 def assess(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarray, max_mm: float | list[float],
            priors: list[np.ndarray | None] | None = None) -> Assessment:
     """Indices and spine line of N subjects (depth frames in mm, landmarks (N, 10, 2) px and (N, 10, 3) mm).
 
     ``max_mm``: the background cut, one for all frames or one per frame (a model's ``codec.cut_mm`` of each)."""
     px = np.asarray(points_px, dtype=np.float64)
-    mm = np.asarray(points_mm, dtype=np.float64)
     cuts = np.broadcast_to(np.asarray(max_mm, dtype=np.float64), (len(depths),))
-    surface_z = np.stack([surface_depth(d, p, cut, fallback_window=SILHOUETTE_WINDOW)
-                          for d, p, cut in zip(depths, px, cuts)])
-    values = clinical.compute(mm, surface_z)
-    why = clinical.reasons(mm, values, surface_z)
+    values, why = landmark_indices(depths, px, points_mm, cuts)
     spines, deviation, curves = [], np.full(len(px), np.nan), []
     for n, (d, p) in enumerate(zip(depths, px)):
         result, err = _spine(d, p, None if priors is None else priors[n], cuts[n])
@@ -124,12 +158,20 @@ def curve_deg(cohort: pd.DataFrame) -> np.ndarray:
     return np.maximum(cohort["thoracic_cobb_deg"].abs(), cohort["lumbar_cobb_deg"].abs()).to_numpy()
 
 
+def pelvis_tilt_deg(cohort: pd.DataFrame) -> np.ndarray:
+    """The rig's tilt of the pelvis about the antero-posterior axis (°): the pelvic-obliquity knob plus the whole
+    body's lateral lean, which turns the pelvis about the same axis (``acquisition/synthetic/body.py``,
+    ``pose_deltas``).  A pelvic index sees this sum; the knob alone is a share of it."""
+    return (cohort["pelvic_obliquity_deg"] + cohort["lean_lateral_deg"]).to_numpy(dtype=float)
+
+
 # How each index is validated against the synthetic truth of the validation cohort: signed indices against the
 # deformity knob they should follow, unsigned ones against the curve angle.
-SIGNED_PAIRS = {"imbalance_mm": "thoracic_cobb_deg", "shoulder_obliquity_deg": "shoulder_tilt_deg",
-                "pelvic_obliquity_deg": "pelvic_obliquity_deg", "scapular_depth_asym_mm": "axial_rotation_deg"}
-UNSIGNED_PAIRS = {"ppotsi": "curve_deg", SPINE: "curve_deg", "pdapi": "curve_deg"}
-VALIDATION_PAIRS = list(SIGNED_PAIRS.items()) + list(UNSIGNED_PAIRS.items())
+SIGNED_PAIRS = [("imbalance_mm", "thoracic_cobb_deg"), ("shoulder_obliquity_deg", "shoulder_tilt_deg"),
+                ("pelvic_obliquity_deg", "pelvic_obliquity_deg"), ("pelvic_obliquity_deg", "pelvis_tilt_deg"),
+                ("scapular_depth_asym_mm", "axial_rotation_deg")]
+UNSIGNED_PAIRS = [("ppotsi", "curve_deg"), (SPINE, "curve_deg"), ("pdapi", "curve_deg")]
+VALIDATION_PAIRS = SIGNED_PAIRS + UNSIGNED_PAIRS
 SCREENING_SCORES = ("ppotsi", SPINE, "pdapi", "|imbalance_mm|", "|scapular_depth_asym_mm|")
 """Scores screened for a curve: an index name, or ``|name|`` for the magnitude of a signed index."""
 
@@ -161,7 +203,7 @@ def shoulder_height_summary(true_px: np.ndarray, pred_px: np.ndarray, shoulder_t
 
 
 def clinical_summary(backbone: str, n_subjects: int, n_tuning: int, angle: pd.DataFrame, screen: pd.DataFrame,
-                     assoc: pd.DataFrame, shoulders: dict) -> dict:
+                     assoc: pd.DataFrame, shoulders: dict, ppotsi_costs: pd.DataFrame | None = None) -> dict:
     """The clinical stage's headline metrics (validation cohort), each key naming its unit.
 
     ``angle``: rows (curve, landmarks) of :func:`~backsurface.clinical.screening.angle_agreement`; ``screen``: rows
@@ -195,4 +237,20 @@ def clinical_summary(backbone: str, n_subjects: int, n_tuning: int, angle: pd.Da
     out["ppotsi_auc_predicted"] = out.get(f"ppotsi_auc_predicted_{first}", float("nan"))
     out["shoulder_obliquity_r_predicted"] = r("shoulder_obliquity_deg")
     out["shoulder_height_same_sign_pct"] = shoulders.get("same sign as truth (%)")
+    if ppotsi_costs is not None and first is not None:  # the landmark whose error costs the partial POTSI most
+        single = ppotsi_costs[~ppotsi_costs["predicted landmark"].isin(["none", "all"])]
+        lost = single[f"auc_lost_{first}"].to_numpy(dtype=float)
+        if np.isfinite(lost).any():
+            out["ppotsi_costliest_landmark"] = str(single["predicted landmark"].iloc[int(np.nanargmax(lost))])
+            out[f"ppotsi_auc_true_landmarks_{first}"] = float(
+                ppotsi_costs.loc[ppotsi_costs["predicted landmark"] == "none", f"auc_{first}"].item())
     return out
+
+
+def clinical_headline(summary: dict) -> dict:
+    """The headline of :func:`clinical_summary` for ``dvc metrics show``: its scalar numbers (counts, the backbone's
+    name and the confidence intervals stay in the summary) and the index each AUC is of (``auc_index_<t>deg``)."""
+    skip = {"n_subjects", "n_tuning_subjects"}
+    out = {k: v for k, v in summary.items()
+           if k not in skip and isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)}
+    return out | {f"auc_index_{key}": name for key, name in summary["auc_index"].items()}

@@ -26,12 +26,21 @@ Indices (``INDICES`` lists them with units):
   the sensor, i.e. more posterior: a left rib/flank prominence); ``pdapi`` = 100·(|Δz_scap| + |Δz_waist|) / H.
 * ``spine_max_deviation_mm`` — maximum lateral distance of the spine line (:func:`spine_line`) from the
   straight VP–NC segment.
+
+**Frontal-plane indices are measured in the image plane** when :func:`compute` is given ``frontal_mm``
+(:func:`frontal_points`: each landmark's pixel back-projected at one depth per subject, the back's): imbalance,
+coronal inclination, every obliquity and height difference, and the partial POTSI.  A landmark on the silhouette
+(shoulder, waist) has no reliable depth under it, and through Y = (v − c_y)·Z/f a depth looked up beside the body
+moves its height: from the 3D points of predicted landmarks the shoulder obliquity ran *against* the rig's shoulder
+tilt (r = −0.53 on the study's test split, against +0.40 from the same landmarks in the image plane).  Trunk
+length and sagittal inclination need the depth and stay 3D.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from backsurface.core.camera import KINECT_V2, Intrinsics
 from backsurface.core.landmarks import KEYS, index
 
 PAIRS = {"shoulder": ("LSH", "RSH"), "scapular": ("LS", "RS"), "waist": ("LW", "RW"), "pelvic": ("LPSIS", "RPSIS")}
@@ -80,27 +89,44 @@ def _deg(y, x):
     return np.degrees(np.arctan2(y, x))
 
 
-def geometry(points_mm: np.ndarray) -> dict[str, np.ndarray]:
-    """The landmark-only indices for N subjects (everything but the depth asymmetries)."""
+def frontal_points(points_px: np.ndarray, depth_mm: np.ndarray, intrinsics: Intrinsics = KINECT_V2) -> np.ndarray:
+    """Landmarks in the frontal (image) plane: raw pixels ``(N, 10, 2)`` back-projected at one depth per subject,
+    ``depth_mm`` ``(N,)`` → ``(N, 10, 3)`` mm, every point of a subject at that depth (NaN where it is not finite)."""
+    px = np.asarray(points_px, dtype=np.float64)
+    z = np.asarray(depth_mm, dtype=np.float64).reshape(-1)
+    if px.ndim != 3 or px.shape[1:] != (len(KEYS), 2) or len(z) != len(px):
+        raise ValueError(f"frontal points need (N, {len(KEYS)}, 2) pixels and (N,) depths, got {px.shape} and "
+                         f"{np.shape(depth_mm)}")
+    zz = np.broadcast_to(np.where(z > 0, z, np.nan)[:, None], px.shape[:2])
+    return np.stack([(px[..., 0] - intrinsics.cx) * zz / intrinsics.fx,
+                     (px[..., 1] - intrinsics.cy) * zz / intrinsics.fy, zz], axis=-1)
+
+
+def geometry(points_mm: np.ndarray, frontal_mm: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The landmark-only indices for N subjects (everything but the depth asymmetries); the frontal-plane ones
+    from ``frontal_mm`` (:func:`frontal_points`) when given, from the 3D points otherwise."""
     p = _check(points_mm)
+    f = p if frontal_mm is None else _check(frontal_mm)
+    if f.shape != p.shape:
+        raise ValueError(f"frontal points {f.shape} and 3D points {p.shape} differ in shape")
     vp, nc = _p(p, "VP"), _p(p, "NC")
     h = trunk_height(p)
     length = np.linalg.norm(vp - nc, axis=1)
-    out = {
-        "trunk_length_mm": np.where(length > MIN_MM, length, np.nan),
-        "imbalance_mm": _where_defined(-(vp[:, 0] - nc[:, 0]), h),
-    }
+    out = {"trunk_length_mm": np.where(length > MIN_MM, length, np.nan),
+           "sagittal_inclination_deg": _deg(vp[:, 2] - nc[:, 2], h)}
+    vp, nc = _p(f, "VP"), _p(f, "NC")
+    h = trunk_height(f)
+    out["imbalance_mm"] = _where_defined(-(vp[:, 0] - nc[:, 0]), h)
     out["coronal_inclination_deg"] = _deg(out["imbalance_mm"], h)
-    out["sagittal_inclination_deg"] = _deg(vp[:, 2] - nc[:, 2], h)
     for name, (lk, rk) in PAIRS.items():
-        left, right = _p(p, lk), _p(p, rk)
+        left, right = _p(f, lk), _p(f, rk)
         dh = right[:, 1] - left[:, 1]  # height of left − height of right (up = −Y)
         horizontal = np.hypot(left[:, 0] - right[:, 0], left[:, 2] - right[:, 2])
         horizontal = np.where(horizontal > MIN_MM, horizontal, np.nan)
         out[f"{name}_height_diff_mm"] = _where_defined(dh, horizontal)
         out[f"{name}_obliquity_deg"] = _deg(dh, horizontal)
-    d_left = np.abs(_p(p, "LW")[:, 0] - nc[:, 0])
-    d_right = np.abs(_p(p, "RW")[:, 0] - nc[:, 0])
+    d_left = np.abs(_p(f, "LW")[:, 0] - nc[:, 0])
+    d_right = np.abs(_p(f, "RW")[:, 0] - nc[:, 0])
     width = d_left + d_right
     fai_c7 = 100.0 * np.abs(vp[:, 0] - nc[:, 0]) / h
     fai_w = 100.0 * np.abs(d_left - d_right) / np.where(width > MIN_MM, width, np.nan)
@@ -120,10 +146,12 @@ def depth_asymmetry(surface_z: np.ndarray, points_mm: np.ndarray) -> dict[str, n
             "pdapi": 100.0 * (np.abs(scap) + np.abs(waist)) / h}
 
 
-def compute(points_mm: np.ndarray, surface_z: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Every index of :data:`INDICES` for N subjects; the depth terms are NaN without ``surface_z``."""
+def compute(points_mm: np.ndarray, surface_z: np.ndarray | None = None,
+            frontal_mm: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Every index of :data:`INDICES` for N subjects; the depth terms are NaN without ``surface_z``; the
+    frontal-plane ones in the image plane with ``frontal_mm`` (:func:`frontal_points`)."""
     p = _check(points_mm)
-    out = geometry(p)
+    out = geometry(p, frontal_mm)
     if surface_z is None:
         surface_z = np.full(p.shape[:2], np.nan)
     out |= depth_asymmetry(surface_z, p)

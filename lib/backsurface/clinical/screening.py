@@ -6,6 +6,7 @@ Thin wrappers over scipy and scikit-learn that drop NaN pairs and say how many w
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -118,3 +119,39 @@ def tuned_screen(tune_score: np.ndarray, tune_positive: np.ndarray, score: np.nd
     return {"n": shown["n"], "auc": shown["auc"], "auc_ci_low": shown["auc_ci"][0], "auc_ci_high": shown["auc_ci"][1],
             "auc_tuning": tuned["auc"], "cutoff": cutoff, "sensitivity": ss["sensitivity"],
             "specificity": ss["specificity"]}
+
+
+def screening_table(tuning: dict[tuple[str, str], np.ndarray], tuning_curve_deg: np.ndarray,
+                    validation: dict[tuple[str, str], np.ndarray], validation_curve_deg: np.ndarray,
+                    thresholds_deg, n_boot: int = 1000, seed: int = 0) -> tuple[pd.DataFrame, dict]:
+    """Every screen: for each threshold (a curve above it is positive), each (score, landmarks) of ``validation``
+    tuned on the same key of ``tuning`` (:func:`tuned_screen`); rows (threshold_deg, score, landmarks, positives,
+    …) and the validation ROC of each (threshold, score, landmarks)."""
+    if set(tuning) != set(validation):
+        raise ValueError(f"the tuning and validation cohorts hold different scores: "
+                         f"{sorted(set(tuning) ^ set(validation))}")
+    rows, rocs = [], {}
+    for threshold in thresholds_deg:
+        positive = np.asarray(validation_curve_deg, float) > threshold
+        tune_positive = np.asarray(tuning_curve_deg, float) > threshold
+        for (name, kind), score in validation.items():
+            s = tuned_screen(tuning[(name, kind)], tune_positive, score, positive, n_boot, seed)
+            rows.append({"threshold_deg": float(threshold), "score": name, "landmarks": kind,
+                         "positives": int(positive.sum()), **s})
+            rocs[(float(threshold), name, kind)] = roc(score, positive)
+    return pd.DataFrame(rows), rocs
+
+
+def substitution_table(values: dict[str, np.ndarray], curve_deg: np.ndarray, thresholds_deg) -> pd.DataFrame:
+    """AUC of an index at each screening threshold for each landmark set of
+    :func:`~backsurface.clinical.cohort.substitution` (``none``: all true; a landmark key: that one predicted;
+    ``all``: all predicted), with the AUC lost against ``none``."""
+    rows = []
+    for which, v in values.items():
+        row = {"predicted landmark": which}
+        for t in thresholds_deg:
+            auc = roc(v, np.asarray(curve_deg, float) > t)["auc"]
+            base = roc(values["none"], np.asarray(curve_deg, float) > t)["auc"]
+            row[f"auc_{t:g}deg"], row[f"auc_lost_{t:g}deg"] = auc, base - auc
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -37,15 +37,14 @@ def assess_subject(depth: np.ndarray, points_px: np.ndarray, points_mm: np.ndarr
         rows.append({"index": name, "value": v, "unit": unit, "low": low, "high": high, "flag": flag})
     est = assessment.angle_estimates(a, reference.calibration).iloc[0]
     curves = a.curves.iloc[0]
-    def angle_of(kind):  # no curve found: no angle (the calibration's intercept is not a measurement)
-        convex = est[f"{kind}_convex"]
-        return float(est[f"{kind}_deg"]) if isinstance(convex, str) and convex else np.nan
-
-    angles = pd.DataFrame([{"curve": kind, "angle_deg": angle_of(kind),
-                            "plus_minus_deg": Z95 * reference.calibration.sd(kind),
-                            "convex": est[f"{kind}_convex"] if isinstance(est[f"{kind}_convex"], str) else "",
-                            "apex_share": float(curves[f"{kind}_apex_share"])}
-                           for kind in KINDS])
+    rows_a = []
+    for kind in KINDS:
+        convex = est[f"{kind}_convex"] if isinstance(est[f"{kind}_convex"], str) else ""
+        # no curve found: no angle (the calibration's intercept is not a measurement)
+        rows_a.append({"curve": kind, "angle_deg": float(est[f"{kind}_deg"]) if convex else np.nan,
+                       "plus_minus_deg": Z95 * reference.calibration.sd(kind), "convex": convex,
+                       "apex_share": float(curves[f"{kind}_apex_share"])})
+    angles = pd.DataFrame(rows_a)
     major = float(est["curve_deg"])
     calls = []
     for key, cutoff in sorted(reference.cutoffs.items()):

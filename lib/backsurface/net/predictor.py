@@ -33,6 +33,7 @@ class Prediction:
     confidence: np.ndarray  # (10,) heatmap peak of the last stage
     link_scores: np.ndarray  # (5,) affinity score of each link (OpenPose line integral)
     outside: np.ndarray  # (10,) True where the decoded point fell outside the frame and was clipped
+    cut_mm: float  # this frame's background cut (codec.cut_mm): every later depth lookup on the frame uses it
     spine_prior_x: np.ndarray | None = None  # raw column of the VP–NC affinity ridge per row VP..NC
 
 
@@ -55,19 +56,21 @@ class Predictor:
     def predict(self, frames: dict[str, np.ndarray]) -> dict[str, Prediction]:
         """Raw depth frames (mm, 424×512) by id → one :class:`Prediction` each (a frame with no subject in
         front of the background cut raises :class:`~backsurface.data.preprocess.PreprocessError`)."""
-        cuts = {i: self.codec.cut_mm(frames[i], name=i) for i in frames}
-        prepared = {i: self.codec.preprocess(frames[i], name=i, cut_mm=cuts[i]) for i in frames}
-        return self._predict(frames, prepared, cuts)
+        return self.predict_found(frames, stop_at_miss=True)[0]
 
-    def predict_found(self, frames: dict[str, np.ndarray]) -> tuple[dict[str, Prediction], dict[str, str]]:
+    def predict_found(self, frames: dict[str, np.ndarray],
+                      stop_at_miss: bool = False) -> tuple[dict[str, Prediction], dict[str, str]]:
         """Like :meth:`predict`, for a cohort where some frames may show no subject in front of the background
-        cut: the predictions of the frames where one is found, and why each other frame was not."""
+        cut: the predictions of the frames where one is found, and why each other frame was not
+        (``stop_at_miss``: raise on the first such frame instead)."""
         prepared, cuts, missed = {}, {}, {}
         for i, depth in frames.items():
             try:
                 cuts[i] = self.codec.cut_mm(depth, name=i)
                 prepared[i] = self.codec.preprocess(depth, name=i, cut_mm=cuts[i])
             except PreprocessError as exc:
+                if stop_at_miss:
+                    raise
                 missed[i] = str(exc)
         return self._predict({i: frames[i] for i in prepared}, prepared, cuts), missed
 
@@ -89,7 +92,8 @@ class Predictor:
                 ys = np.arange(np.ceil(clipped[VP, 1]), np.floor(clipped[NC, 1]) + 1)
                 prior = self.codec.affinity_ridge(pafs[n][..., -2:], t, ys)
             mm = points_3d(frames[i], clipped, cuts[i], fallback_window=SILHOUETTE_WINDOW)
-            out[i] = Prediction(clipped, mm, conf[n], self.codec.link_scores(pafs[n], pts_in[n]), outside, prior)
+            out[i] = Prediction(clipped, mm, conf[n], self.codec.link_scores(pafs[n], pts_in[n]), outside, cuts[i],
+                                prior)
         return out
 
     def annotate(self, frames: dict[str, np.ndarray], images: dict[str, str] | None = None,
