@@ -181,7 +181,10 @@ def test_a_checkpoint_of_another_configuration_is_not_resumed(tmp_path):
     result = train.train(_config(epochs=1, learning_rate=5e-4), d, tmp_path, log=messages.append)
     assert result.resumed_from_epoch == 0 and any("starting afresh" in m for m in messages)
     # one progress line per epoch: loss, throughput and the time left
-    assert re.fullmatch(r"resnet50 epoch 1/1  loss \d+\.\d{3}  \d+ s  \d+\.\d\d img/s  about 0 s left", messages[-1])
+    assert re.fullmatch(r"resnet50 epoch 1/1  loss \d+\.\d{3}  \d+ s  \d+\.\d\d img/s  about 0 s left", messages[-2])
+    # and one line on the health of the branches (net/health.py)
+    assert re.fullmatch(r"branch health: the worst, stage \d (heatmap|affinity), ends at \d+\.\d{3}× the loss of an "
+                        r"image-independent prediction", messages[-1])
 
 
 def test_save_load_gives_identical_predictions_and_the_codec(tmp_path):

@@ -288,9 +288,9 @@ def train(
               f"{config.learning_rate:g}) and train again")
     rows = health.check(history, baseline, max_baseline_share if end == config.epochs else None,
                         what=f"{config.backbone} ({config.stages} stages, lr {config.learning_rate:g})", remedy=remedy)
-    for r in rows:
-        log(f"  stage {r['stage']} {health.BRANCH_NAMES[r['branch']]:8s} loss {r['loss']:.3f} = {r['share']:.3f}× "
-            f"the image-independent {r['baseline']:.3f}")
+    worst = max(rows, key=lambda r: r["share"])
+    log(f"branch health: the worst, stage {worst['stage']} {health.BRANCH_NAMES[worst['branch']]}, ends at "
+        f"{worst['share']:.3f}× the loss of an image-independent prediction")
     return TrainResult(model, history, weights_label, start, t_total,
                        n_total / t_total if t_total else float("nan"), rows)
 
