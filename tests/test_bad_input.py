@@ -556,14 +556,15 @@ def test_8_a_duplicate_yaml_key_is_refused_naming_key_and_file(tmp_path, capsys,
     path, overlay = tmp_path / "params.yaml", tmp_path / "overlay.yaml"
     path.write_text(base + ("seed: 3\n" if where == "top" else ""))
     if where == "nested":
-        path.write_text(base.replace("  epochs: 10 ", "  epochs: 10\n  epochs: 11 ", 1))
+        assert "  stages: 3 " in base
+        path.write_text(base.replace("  stages: 3 ", "  stages: 3\n  stages: 4 ", 1))
     overlay.write_text("train:\n  epochs: 2\n  epochs: 3\n")
     argv = ["check", str(path)] + ([str(overlay)] if where == "overlay" else [])
     assert P.main(argv) == 2
     line = one_line(capsys.readouterr().err)
     bad = overlay if where == "overlay" else path
     assert line.startswith(str(bad)) and "duplicate key" in line
-    assert ("'seed'" if where == "top" else "'epochs'") in line
+    assert {"top": "'seed'", "nested": "'stages'", "overlay": "'epochs'"}[where] in line
 
 
 def test_8_an_int_is_fine_for_a_float_and_the_committed_profiles_stay_valid():

@@ -210,12 +210,29 @@ def test_learning_rate_is_one_number_or_one_per_backbone():
 
 def test_the_cosine_warm_up_is_shorter_than_training_and_the_leakage_backbone_has_a_rate():
     data = P.load(ROOT / "params.yaml").model_dump()
-    data["train"] |= {"lr_schedule": "cosine", "warmup_epochs": data["train"]["epochs"]}
+    data["train"] |= {"lr_schedule": "cosine", "warmup_epochs": 10,
+                      "epochs": {"vgg19": 10, "resnet50": 15, "resnet152": 15}}  # the fewest epochs count
     with pytest.raises(P.ParamsError, match=r"train: warmup_epochs \(10\) must be fewer than epochs \(10\)"):
         P.validate(data)
     data = P.load(ROOT / "params.yaml").model_dump()
     data["train"] |= {"backbones": ["vgg19"], "learning_rate": {"vgg19": 1e-4}}
     with pytest.raises(P.ParamsError, match="learning_rate names nothing for resnet50, the leakage experiment's"):
+        P.validate(data)
+
+
+def test_epochs_are_one_or_one_per_backbone():
+    from backsurface.net.train import TrainConfig
+    data = P.load(ROOT / "params.yaml").model_dump()
+    data["train"]["epochs"] = {"vgg19": 10, "resnet50": 15, "resnet152": 20}
+    q = P.validate(data)
+    assert [TrainConfig.from_params(q, bb).epochs for bb in ("vgg19", "resnet50", "resnet152")] == [10, 15, 20]
+    data["train"]["epochs"] = 12
+    assert TrainConfig.from_params(P.validate(data), "resnet152").epochs == 12
+    data["train"]["epochs"] = {"vgg19": 10, "resnet50": 15}
+    with pytest.raises(P.ParamsError, match="train: epochs names nothing for resnet152"):
+        P.validate(data)
+    data["train"]["epochs"] = {"vgg19": 0, "resnet50": 15, "resnet152": 15}
+    with pytest.raises(P.ParamsError, match="train.epochs.vgg19: Input should be greater than or equal to 1"):
         P.validate(data)
 
 

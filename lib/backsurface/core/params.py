@@ -56,6 +56,8 @@ def _one_or_each(kind):
                      Discriminator(lambda v: _EACH if isinstance(v, dict) else _ONE)]
 
 
+Epochs = Annotated[int, Field(ge=1, le=1000)]
+EpochsOrEach = _one_or_each(Epochs)
 RateOrRates = _one_or_each(Rate)
 ScheduleOrSchedules = _one_or_each(Schedule)
 
@@ -143,7 +145,7 @@ class Train(_Section):
     width: int = Field(ge=4, le=512)  # channels of the stage convolutions
     refine_kernel: int = Field(ge=1, le=11)  # kernel of the refinement stages' convolutions
     feature_channels: int = Field(ge=4, le=512)  # backbone features reduced to this many channels
-    epochs: int = Field(ge=1, le=1000)
+    epochs: EpochsOrEach  # one for every backbone, or one per backbone
     batch_size: int = Field(ge=1, le=256)
     # the peak rate of the schedule: one for every backbone, or one per backbone (backbone: rate)
     learning_rate: RateOrRates
@@ -157,10 +159,11 @@ class Train(_Section):
     def _distinct(self):
         if not self.backbones or len(set(self.backbones)) != len(self.backbones):
             raise ValueError(f"backbones must be a non-empty list without repeats, got {list(self.backbones)}")
-        if "cosine" in self._each(self.lr_schedule) and self.warmup_epochs >= self.epochs:
-            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({self.epochs}): the "
+        fewest = min(self._each(self.epochs))
+        if "cosine" in self._each(self.lr_schedule) and self.warmup_epochs >= fewest:
+            raise ValueError(f"warmup_epochs ({self.warmup_epochs}) must be fewer than epochs ({fewest}): the "
                              f"cosine schedule decays after the warm-up")
-        for key in ("learning_rate", "lr_schedule"):
+        for key in ("learning_rate", "lr_schedule", "epochs"):
             value = getattr(self, key)
             missing = [bb for bb in self.backbones if isinstance(value, dict) and bb not in value]
             if missing:
@@ -187,6 +190,10 @@ class Train(_Section):
     def schedule_of(self, backbone: str) -> str:
         """The learning-rate schedule of ``backbone``."""
         return self._of("lr_schedule", backbone)
+
+    def epochs_of(self, backbone: str) -> int:
+        """The number of training epochs of ``backbone``."""
+        return self._of("epochs", backbone)
 
 
 class Evaluate(_Section):

@@ -45,7 +45,7 @@ def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dic
     per = {k: v for k, v in test["pdj"].items() if k != "Total"}
     hardest = sorted(per, key=per.get)[:2]
     p = params.preprocess
-    t = config or {"stages": params.train.stages, "width": params.train.width, "epochs": params.train.epochs,
+    t = config or {"stages": params.train.stages, "width": params.train.width, "epochs": params.train.epochs_of(best),
                    "learning_rate": params.train.rate_of(best), "lr_schedule": params.train.schedule_of(best),
                    "batch_size": params.train.batch_size}  # a card older than the schedule keys: constant rate
     floor_note = "nothing (no floor computed)"

@@ -71,7 +71,7 @@ class TrainConfig:
             raise ValueError(f"backbone {backbone!r} is not in train.backbones {list(t.backbones)}")
         return cls(backbone=backbone, input_size=params.preprocess.input_size, stages=t.stages, width=t.width,
                    refine_kernel=t.refine_kernel, feature_channels=t.feature_channels, weights=t.weights,
-                   weights_dir=t.weights_dir, epochs=t.epochs, batch_size=t.batch_size,
+                   weights_dir=t.weights_dir, epochs=t.epochs_of(backbone), batch_size=t.batch_size,
                    learning_rate=t.rate_of(backbone), lr_schedule=t.schedule_of(backbone),
                    warmup_epochs=t.warmup_epochs if t.schedule_of(backbone) == "cosine" else 0, seed=params.seed,
                    strategy=t.strategy)
