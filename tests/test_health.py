@@ -111,3 +111,16 @@ def test_training_fails_loudly_when_a_branch_stays_above_the_limit(tmp_path):
     with pytest.raises(health.TrainingHealthError, match=r"resnet50 \(1 stages, lr 0\.001\) learnt nothing in 2 "
                                                          r"branches after 2 epochs: stage 1 heatmap branch"):
         train.train(cfg, data, tmp_path, log=None, max_baseline_share=1e-6)
+
+
+def test_a_diverged_run_is_sick_and_a_branch_with_nothing_to_learn_is_judged_by_its_loss():
+    baseline = {"heatmaps": 25.8, "pafs": 0.0}  # e.g. every link masked: the affinity labels carry nothing
+    with pytest.raises(health.TrainingHealthError, match=r"stage 1 heatmap branch nan"):
+        health.check(_history({(1, "heatmaps"): float("nan"), (1, "pafs"): 0.0}), baseline, 0.5)
+    rows = health.check(_history({(1, "heatmaps"): 1.0, (1, "pafs"): 0.0}), baseline, 0.5)
+    assert [r["share"] for r in rows] == [pytest.approx(1.0 / 25.8), 0.0]
+    with pytest.raises(health.TrainingHealthError, match=r"stage 1 affinity branch 0\.50 \(inf×"):
+        health.check(_history({(1, "heatmaps"): 1.0, (1, "pafs"): 0.5}), baseline, 0.5)
+    nan_first = health.worst(health.check(_history({(1, "heatmaps"): float("nan"), (1, "pafs"): 0.0}), baseline,
+                                          None))
+    assert nan_first["branch"] == "heatmaps"

@@ -142,7 +142,8 @@ def table(out: Path) -> str:
                      "test 95% CI": "{:.1f}–{:.1f}".format(*r["test"]["inplane_mre_mm_ci"]),
                      "test ≤10 mm %": r["test"]["inplane_sdr_10mm_pct"],
                      **{k: r["test"]["inplane_mre_mm_by_landmark"][k] for k in KEYS},
-                     "worst branch × baseline": r.get("worst_branch_share") or float("nan"),
+                     "worst branch × baseline": (float("nan") if r.get("worst_branch_share") is None
+                                                 else r["worst_branch_share"]),
                      "train min": (r["train_seconds"] or float("nan")) / 60, "commit": r["commit"]})
     if not rows:
         raise AblationError(f"{RUNS}: no runs yet (python tools/ablate.py run NAME ...)")

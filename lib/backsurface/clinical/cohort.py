@@ -240,7 +240,7 @@ def clinical_summary(backbone: str, n_subjects: int, n_tuning: int, angle: pd.Da
     if ppotsi_costs is not None and first is not None:  # the landmark whose error costs the partial POTSI most
         single = ppotsi_costs[~ppotsi_costs["predicted landmark"].isin(["none", "all"])]
         lost = single[f"auc_lost_{first}"].to_numpy(dtype=float)
-        if np.isfinite(lost).any():
+        if np.isfinite(lost).any() and np.nanmax(lost) > 0:
             out["ppotsi_costliest_landmark"] = str(single["predicted landmark"].iloc[int(np.nanargmax(lost))])
             out[f"ppotsi_auc_true_landmarks_{first}"] = float(
                 ppotsi_costs.loc[ppotsi_costs["predicted landmark"] == "none", f"auc_{first}"].item())

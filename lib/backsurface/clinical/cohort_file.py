@@ -46,7 +46,8 @@ def save(path: str | Path, cohort: ClinicalCohort) -> Path:
     for name in cohort.table.columns:
         col = cohort.table[name]
         numeric = pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)
-        columns[TABLE + str(name)] = col.to_numpy(float) if numeric else np.array(col.astype(str).tolist(), dtype=str)
+        columns[TABLE + str(name)] = (col.to_numpy(float, na_value=np.nan) if numeric
+                                      else np.array(col.astype(str).tolist(), dtype=str))
     return arrayfile.save(path, depth=depth, cuts_mm=np.asarray(cohort.cuts_mm, float), priors=priors,
                           prior_lengths=lengths, **{f"px/{k}": np.asarray(cohort.px[k], float) for k in SOURCES},
                           **{f"mm/{k}": np.asarray(cohort.mm[k], float) for k in SOURCES}, **columns)

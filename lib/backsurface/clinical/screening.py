@@ -146,12 +146,13 @@ def substitution_table(values: dict[str, np.ndarray], curve_deg: np.ndarray, thr
     """AUC of an index at each screening threshold for each landmark set of
     :func:`~backsurface.clinical.cohort.substitution` (``none``: all true; a landmark key: that one predicted;
     ``all``: all predicted), with the AUC lost against ``none``."""
+    curve = np.asarray(curve_deg, float)
+    base = {t: roc(values["none"], curve > t)["auc"] for t in thresholds_deg}
     rows = []
     for which, v in values.items():
         row = {"predicted landmark": which}
         for t in thresholds_deg:
-            auc = roc(v, np.asarray(curve_deg, float) > t)["auc"]
-            base = roc(values["none"], np.asarray(curve_deg, float) > t)["auc"]
-            row[f"auc_{t:g}deg"], row[f"auc_lost_{t:g}deg"] = auc, base - auc
+            auc = roc(v, curve > t)["auc"]
+            row[f"auc_{t:g}deg"], row[f"auc_lost_{t:g}deg"] = auc, base[t] - auc
         rows.append(row)
     return pd.DataFrame(rows)

@@ -51,6 +51,19 @@ def baseline_losses(heatmaps: np.ndarray, pafs: np.ndarray, masks: np.ndarray) -
             "pafs": _masked_sse_of_mean(pafs, masks[:, j:])}
 
 
+def _share(loss: float, baseline: float) -> float:
+    """loss / baseline; a branch whose labels carry nothing to learn (baseline 0) is healthy at loss 0 and infinitely
+    sick above it; a NaN loss (a diverged run) stays NaN, which :func:`check` counts as sick."""
+    if baseline > 0:
+        return loss / baseline
+    return 0.0 if loss == 0 else float("inf") if loss > 0 else float("nan")
+
+
+def worst(rows: list[dict]) -> dict:
+    """The sickest branch of :func:`branch_shares` (a NaN share first)."""
+    return max(rows, key=lambda r: np.inf if np.isnan(r["share"]) else r["share"])
+
+
 def branch_shares(history: list[dict[str, float]], baseline: dict[str, float]) -> list[dict]:
     """Every stage and branch at the last epoch: its loss, the baseline's, and the share of it (loss / baseline)."""
     if not history:
@@ -59,8 +72,9 @@ def branch_shares(history: list[dict[str, float]], baseline: dict[str, float]) -
     rows = []
     for key in sorted(k for k in last if k.startswith("loss/stage")):
         stage, branch = key.split("/")[1:]
-        rows.append({"stage": int(stage.removeprefix("stage")), "branch": branch, "loss": float(last[key]),
-                     "baseline": float(baseline[branch]), "share": float(last[key]) / float(baseline[branch])})
+        loss, base = float(last[key]), float(baseline[branch])
+        rows.append({"stage": int(stage.removeprefix("stage")), "branch": branch, "loss": loss, "baseline": base,
+                     "share": _share(loss, base)})
     if not rows:
         raise ValueError("the training history holds no per-stage loss (loss/stage{t}/{heatmaps,pafs})")
     return sorted(rows, key=lambda r: (r["stage"], BRANCHES.index(r["branch"])))
@@ -75,7 +89,7 @@ def check(history: list[dict[str, float]], baseline: dict[str, float], max_share
         return rows
     if not 0.0 < max_share <= 1.0:
         raise ValueError(f"max_share must be in (0, 1], got {max_share}")
-    sick = [r for r in rows if r["share"] > max_share]
+    sick = [r for r in rows if not r["share"] <= max_share]  # NaN (a diverged run) is sick too
     if sick:
         worst = ", ".join(f"stage {r['stage']} {BRANCH_NAMES[r['branch']]} branch {r['loss']:.2f} "
                           f"({r['share']:.2f}× the {r['baseline']:.2f} of an image-independent prediction)"

@@ -283,14 +283,17 @@ def train(
             f"{record['images_per_second']:.2f} img/s  about {_duration(left)} left")
         if on_epoch_end:
             on_epoch_end(record)
-    baseline = health.baseline_losses(data["heatmaps"], data["pafs"], data["masks"])
-    remedy = (f"its loss stayed where it started: lower train.learning_rate for {config.backbone} (now "
-              f"{config.learning_rate:g}) and train again")
-    rows = health.check(history, baseline, max_baseline_share if end == config.epochs else None,
-                        what=f"{config.backbone} ({config.stages} stages, lr {config.learning_rate:g})", remedy=remedy)
-    worst = max(rows, key=lambda r: r["share"])
-    log(f"branch health: the worst, stage {worst['stage']} {health.BRANCH_NAMES[worst['branch']]}, ends at "
-        f"{worst['share']:.3f}× the loss of an image-independent prediction")
+    rows = []
+    if history:  # nothing trained yet (stop_after=0): nothing to judge
+        baseline = health.baseline_losses(data["heatmaps"], data["pafs"], data["masks"])
+        remedy = (f"its loss stayed where it started: lower train.learning_rate for {config.backbone} (now "
+                  f"{config.learning_rate:g}) and train again")
+        rows = health.check(history, baseline, max_baseline_share if end == config.epochs else None,
+                            what=f"{config.backbone} ({config.stages} stages, lr {config.learning_rate:g})",
+                            remedy=remedy)
+        sickest = health.worst(rows)
+        log(f"branch health: the worst, stage {sickest['stage']} {health.BRANCH_NAMES[sickest['branch']]}, ends at "
+            f"{sickest['share']:.3f}× the loss of an image-independent prediction")
     return TrainResult(model, history, weights_label, start, t_total,
                        n_total / t_total if t_total else float("nan"), rows)
 
