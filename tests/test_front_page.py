@@ -56,8 +56,8 @@ def reports(tmp_path):
                 "generalise/cohort_errors.png", "clinical/angle_agreement.png", "clinical/screening_roc_10deg.png",
                 "clinical/screening_roc_20deg.png"):
         _write(r / "figures" / fig, "png")
-    for nb in ("01_acquire", "05_train_vgg19", "07_clinical"):
-        _write(r / f"notebooks/{nb}.ipynb", "{}")
+    for nb, seconds in (("01_acquire", 60.0), ("05_train_vgg19", 1200.0), ("07_clinical", None)):
+        _write(r / f"notebooks/{nb}.ipynb", {"metadata": {"papermill": {"duration": seconds}}})
     front_page.write(r, BACKBONES, tmp_path)
     _write(r / "notebooks/08_front_page.ipynb", "{}")  # the stage's own executed notebook
     return r
@@ -68,7 +68,8 @@ def test_the_page_says_what_its_sources_say_and_nothing_else(reports):
     assert front_page.check(reports) == [] and front_page.unsourced_numbers(reports) == []
     for expected in ("| resnet50 | 9.5 | 8.5 | 55.5 |", "4.8°", "AUC 0.90 (95% CI 0.80-0.95)", "32 with a",
                      "| distance | 13.0 (75) | 14.0 (75) |", "| vgg19 | 184 | 3 | 64 | 10 | 0.0001 | constant",
-                     "partial POTSI reaches AUC 0.99; the landmark whose prediction error costs it most is `LSH`"):
+                     "partial POTSI reaches AUC 0.99; the landmark whose prediction error costs it most is `LSH`",
+                     "the executed notebooks took 21 min in all", "training 20 min of it"):
         assert expected in page, expected
     assert "| test | 99.5 |" in page  # an included table, verbatim
 
@@ -79,6 +80,8 @@ def test_a_number_that_differs_from_its_file_or_is_typed_by_hand_is_found(report
     data["resnet50"]["test"]["inplane_mre_mm"] = 9.9
     metrics.write_text(json.dumps(data))
     assert any("summaries/evaluate.json ['resnet50', 'test', 'inplane_mre_mm']" in p for p in front_page.check(reports))
+    _write(reports / "notebooks/01_acquire.ipynb", {"metadata": {"papermill": {"duration": 600.0}}})  # a rerun
+    assert any(p.startswith("sum of") and "the file gives 30, the page 21" in p for p in front_page.check(reports))
     page = reports / "README.md"
     page.write_text(page.read_text().replace("## Limitations", "About 42 mm better than palpation.\n\n## Limitations"))
     assert front_page.unsourced_numbers(reports) == ["42"]

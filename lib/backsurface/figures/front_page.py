@@ -66,6 +66,14 @@ class Sources:
         self.numbers.append({"source": rel, "keys": list(keys), "format": fmt, "text": text})
         return text
 
+    def total(self, parts: list[tuple[str, list]], scale: float = 1.0, fmt: str = ".0f") -> str:
+        """The sum of the numbers at ``parts`` ((file, keys) each) times ``scale``, formatted: what the page prints."""
+        v = sum(float(self.value(rel, *keys)) for rel, keys in parts) * scale
+        text = format(v, fmt)
+        self.numbers.append({"sum_of": [[rel, list(keys)] for rel, keys in parts], "scale": scale, "format": fmt,
+                             "text": text})
+        return text
+
     def table(self, rel: str) -> str:
         """A Markdown table file of ``reports``, included as it is (its caption line too)."""
         text = (self.reports / rel).read_text(encoding="utf-8").strip("\n")
@@ -89,6 +97,26 @@ def _commit(root: Path) -> str:
 def _device() -> str:
     gpu = "an NVIDIA GPU" if shutil.which("nvidia-smi") else "no GPU"
     return f"{os.cpu_count()} CPU cores, {gpu}"
+
+
+def _run_time(s: Sources, reports: Path) -> list[str]:
+    """How long this run's notebooks took (papermill's own record in each executed notebook); a stage that found a
+    finished checkpoint resumed it and took a minute or so."""
+    parts = []
+    for nb in sorted((reports / "notebooks").glob("*.ipynb")):
+        rel = f"notebooks/{nb.name}"
+        if nb.stem != "08_front_page" and s.has(rel, "metadata", "papermill", "duration") and isinstance(
+                s.value(rel, "metadata", "papermill", "duration"), int | float):
+            parts.append((rel, ["metadata", "papermill", "duration"]))
+    if not parts:
+        return []
+    trained = [(rel, k) for rel, k in parts if "05_train" in rel]
+    line = (f"Run time: the executed notebooks took {s.total(parts, 1 / 60)} min in all (each as the run that last "
+            f"executed it recorded)")
+    if trained:
+        line += (f", training {s.total(trained, 1 / 60)} min of it (a training that finds its finished checkpoint "
+                 f"resumes it; the models' own training times are in the method table)")
+    return [line + ".", ""]
 
 
 def _section_data(s: Sources) -> list[str]:
@@ -275,6 +303,7 @@ def build(reports: str | Path, backbones: list[str], root: str | Path | None = N
               f"network on VGG-19, ResNet-50 and ResNet-152 features; ten landmarks from the vertebra prominens "
               f"to the dimples of the pelvis) and asks what a clinician would: how many millimetres, on whom, and "
               f"whether a curve of the spine can be screened from them.", ""]
+    header += _run_time(s, reports)
     body = [*header, *_section_data(s), *_section_method(s, backbones), *_section_paper(s),
             *_section_mm(s, backbones), *_section_leakage(s), *_section_generalise(s, backbones),
             *_section_clinical(s), *LIMITATIONS, *_section_notebooks(reports)]
@@ -299,12 +328,16 @@ def check(reports: str | Path) -> list[str]:
     sources = json.loads((reports / SOURCES).read_text(encoding="utf-8"))
     s, problems = Sources(reports), []
     for n in sources["numbers"]:
-        v = s.value(n["source"], *n["keys"])
+        if "sum_of" in n:
+            v = sum(float(s.value(rel, *keys)) for rel, keys in n["sum_of"])
+            where = f"sum of {[rel for rel, _ in n['sum_of']]}"
+        else:
+            v, where = s.value(n["source"], *n["keys"]), f"{n['source']} {n['keys']}"
         if "scale" in n:
             v = v * n["scale"]
         text = "n/a" if v is None or (isinstance(v, float) and v != v) else format(v, n["format"])
         if text != n["text"] or text not in page:
-            problems.append(f"{n['source']} {n['keys']}: the file gives {text}, the page {n['text']}")
+            problems.append(f"{where}: the file gives {text}, the page {n['text']}")
     for rel in sources["tables"]:
         if s.table(rel) not in page:
             problems.append(f"{rel}: not on the page as it is in the file")
