@@ -216,3 +216,58 @@ def test_a_clinical_cohort_round_trips_through_its_file(tmp_path):
     assert back.priors[1] is None and list(back.cuts_mm) == [1800.0, 1750.5]
     with pytest.raises(ValueError, match="the table has 2 subjects, the frames 1"):
         cohort_file.save(tmp_path / "bad.npz", cohort_file.ClinicalCohort(table, depths[:1], px, mm, [1.0], [None]))
+
+
+def _signs(n, seed):
+    """Surface signs of n subjects whose true angle is mostly carried by the rib hump and the bend."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    truth = rng.uniform(0, 40, n)
+    table = pd.DataFrame({"thoracic_surface_deg": 0.4 * truth + rng.normal(0, 3, n),
+                          "lumbar_surface_deg": rng.uniform(0, 5, n),
+                          "spine_max_deviation_mm": 0.3 * truth + rng.normal(0, 4, n),
+                          "rib_hump_mm": 0.5 * truth + rng.normal(0, 0.5, n)})
+    return table, truth
+
+
+def test_the_angle_model_is_chosen_on_the_tuning_cohort_alone_and_round_trips():
+    from backsurface.clinical.angle_model import AngleModel
+
+    table, truth = _signs(80, 0)
+    m = AngleModel.fit(table, truth)
+    assert m.name == "spine line + deviation + rotation"  # the rib hump carries the angle here
+    assert set(m.cv_mae) == {"spine line", "spine line + deviation", "spine line + deviation + rotation"}
+    assert m.cv_mae[m.name] == min(m.cv_mae.values()) and m.residual_sd < 3.0
+    new, new_truth = _signs(200, 1)  # new subjects: the model holds
+    assert np.abs(m.predict(new) - new_truth).mean() < 2.5
+    assert (m.predict(new) >= 0).all()
+    # the validation cohort's truth never reaches the fit: refitting on tuning alone gives the same model
+    assert AngleModel.fit(table, truth) == m
+    back = AngleModel.from_dict(json.loads(json.dumps(m.to_dict())))
+    assert back == m
+    for broken, why in [({"name": "magic"}, "name must be one of"), ({"coef": [1.0]}, "coef must hold"),
+                        ({"residual_sd": -1.0}, "residual_sd must be >= 0"), ({"n_subjects": 3}, "n_subjects"),
+                        ({"coef": [1.0, float("nan"), 0.0, 0.0, 0.0]}, "coef must be a finite number")]:
+        with pytest.raises(ValueError, match=why):
+            AngleModel.from_dict(m.to_dict() | broken)
+    with pytest.raises(ValueError, match="at least 10 subjects"):
+        AngleModel.fit(table.head(5), truth[:5])
+
+
+def test_a_reference_keeps_its_angle_model_and_an_older_file_reads_without_one(tmp_path):
+    from backsurface.clinical.angle_model import AngleModel
+
+    table, truth = _signs(40, 2)
+    ref = Reference({"ppotsi": (1.0, 9.0)}, curve.Calibration.identity(), {"curve_deg>10": 9.5}, "resnet50", "test",
+                    AngleModel.fit(table, truth))
+    assert Reference.load(ref.save(tmp_path / "reference.json")) == ref
+    old = ref.to_dict() | {"format": 1}
+    del old["angle_model"]
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    assert Reference.load(tmp_path / "old.json").angle_model is None
+    bad = ref.to_dict()
+    bad["angle_model"]["names"] = ["rib_hump_mm"]
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    with pytest.raises(ReferenceError, match="bad.json: not a clinical reference .*names must be"):
+        Reference.load(tmp_path / "bad.json")

@@ -13,6 +13,8 @@ import pandas as pd
 
 from backsurface.clinical import curve as curve_angle
 from backsurface.clinical import indices as clinical
+from backsurface.clinical.angle_model import AngleModel
+from backsurface.clinical.angle_model import features as features_of
 from backsurface.clinical.spine import lateral_deviation_mm, spine_line
 from backsurface.core.landmarks import KEYS, index
 from backsurface.data.surface import SILHOUETTE_WINDOW, surface_depth
@@ -120,17 +122,26 @@ def assess(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarra
     return Assessment(df, why, spines, pd.DataFrame(curves, columns=CURVE_COLUMNS, index=range(len(px))))
 
 
-def angle_estimates(assessed: Assessment, calibration: curve_angle.Calibration) -> pd.DataFrame:
-    """The calibrated curve angles of each subject: ``thoracic_deg``, ``lumbar_deg`` and the larger of the two,
-    ``curve_deg`` (NaN where the subject has no spine line), with the side each curve is convex to."""
+def angle_estimates(assessed: Assessment, calibration: curve_angle.Calibration,
+                    model: AngleModel | None = None) -> pd.DataFrame:
+    """The calibrated curve angles of each subject: ``thoracic_deg``, ``lumbar_deg``, with the side each curve is
+    convex to, and the major angle ``curve_deg``: the ``model``'s estimate from the surface signs
+    (:mod:`backsurface.clinical.angle_model`), or without one the larger of the two (NaN where the subject has no
+    spine line)."""
     c = assessed.curves
     out = pd.DataFrame(index=c.index)
     for kind in curve_angle.KINDS:
         surface = c[f"{kind}_surface_deg"].to_numpy(dtype=float)
         out[f"{kind}_deg"] = np.where(np.isfinite(surface), calibration.apply(kind, surface), np.nan)
         out[f"{kind}_convex"] = c[f"{kind}_convex"]
-    out["curve_deg"] = out[["thoracic_deg", "lumbar_deg"]].max(axis=1, skipna=False)
+    out["curve_deg"] = (out[["thoracic_deg", "lumbar_deg"]].max(axis=1, skipna=False) if model is None
+                        else model.predict(angle_features(assessed)))
     return out
+
+
+def angle_features(assessed: Assessment) -> pd.DataFrame:
+    """The surface signs the major-angle model reads (:func:`backsurface.clinical.angle_model.features`)."""
+    return features_of(assessed.curves, assessed.indices)
 
 
 def surface_angles(assessed: Assessment) -> dict[str, np.ndarray]:

@@ -1,9 +1,11 @@
 """What a one-subject report compares against, produced by the clinical stage and read by ``report``.
 
 A :class:`Reference` holds the healthy 95% range of every index (the study cohort, true landmarks), the
-curve-angle :class:`~backsurface.clinical.curve.Calibration` fitted on the tuning cohort, and the screening
-cut-offs chosen there.  It is a small JSON file (``reports/clinical/reference.json``), written whole or not at
-all and read strictly: a file that is not one gives one error naming it.
+curve-angle :class:`~backsurface.clinical.curve.Calibration` and the major-angle
+:class:`~backsurface.clinical.angle_model.AngleModel` fitted on the tuning cohort, and the screening cut-offs
+chosen there (format 1 files, without the model, are read with none).  It is a small JSON file
+(``reports/clinical/reference.json``), written whole or not at all and read strictly: a file that is not one gives
+one error naming it.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from backsurface.clinical.angle_model import AngleModel
 from backsurface.clinical.curve import Calibration
 from backsurface.core.atomic import write_json
 
-FORMAT = 1
+FORMAT = 2
+FORMATS = (1, 2)  # 1: before the angle model
 CUTOFF_KEY = re.compile(r"curve_deg>\d+(\.\d+)?")
 
 
@@ -32,11 +36,13 @@ class Reference:
     cutoffs: dict[str, float]  # "curve_deg>10": the estimated angle (°) from which a curve > 10° is called
     backbone: str  # the model whose landmarks the calibration and cut-offs were tuned on
     provenance: str  # where the numbers come from (cohorts, sizes)
+    angle_model: AngleModel | None = None  # the major curve angle from the surface signs (None: max of the kinds)
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "ranges": {k: list(v) for k, v in self.ranges.items()},
                 "calibration": self.calibration.to_dict(), "cutoffs": self.cutoffs, "backbone": self.backbone,
-                "provenance": self.provenance}
+                "provenance": self.provenance,
+                "angle_model": None if self.angle_model is None else self.angle_model.to_dict()}
 
     def save(self, path: str | Path) -> Path:
         write_json(path, self.to_dict())
@@ -52,8 +58,8 @@ class Reference:
             d = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise ReferenceError(f"{path}: not a readable reference file ({exc})") from None
-        if not isinstance(d, dict) or d.get("format") != FORMAT:
-            raise ReferenceError(f"{path}: not a clinical reference of format {FORMAT}")
+        if not isinstance(d, dict) or d.get("format") not in FORMATS or isinstance(d.get("format"), bool):
+            raise ReferenceError(f"{path}: not a clinical reference of format {' or '.join(map(str, FORMATS))}")
         try:
             ranges = {str(k): (float(v[0]), float(v[1])) for k, v in d["ranges"].items() if len(v) == 2}
             if len(ranges) != len(d["ranges"]):
@@ -62,8 +68,9 @@ class Reference:
             bad = [k for k, v in cutoffs.items() if not (CUTOFF_KEY.fullmatch(k) and math.isfinite(v))]
             if bad:
                 raise ValueError(f"cut-off {bad[0]!r}: keys are 'curve_deg>N' with a finite angle")
+            model = d.get("angle_model") if d["format"] >= 2 else None
             ref = cls(ranges, Calibration.from_dict(d["calibration"], str(path)), cutoffs, str(d["backbone"]),
-                      str(d["provenance"]))
+                      str(d["provenance"]), None if model is None else AngleModel.from_dict(model, str(path)))
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ReferenceError(f"{path}: not a clinical reference ({' '.join(str(exc).split())})") from None
         if not all(math.isfinite(x) for v in ranges.values() for x in v):

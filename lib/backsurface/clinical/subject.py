@@ -22,6 +22,9 @@ class SubjectResult:
     calls: pd.DataFrame  # screen (e.g. "curve > 10°"), estimate, cut-off, call
     spine: tuple[np.ndarray, np.ndarray] | None
     reasons: str  # why an index could not be computed ('' if every one could)
+    major_deg: float = float("nan")  # the major curve angle the screens call on
+    major_plus_minus_deg: float = float("nan")  # its 95% uncertainty
+    major_method: str = ""  # how it was estimated
 
 
 def assess_subject(depth: np.ndarray, points_px: np.ndarray, points_mm: np.ndarray, cut_mm: float,
@@ -35,7 +38,7 @@ def assess_subject(depth: np.ndarray, points_px: np.ndarray, points_mm: np.ndarr
         low, high = reference.ranges.get(name, (np.nan, np.nan))
         flag = "" if not (np.isfinite(v) and np.isfinite(low)) else ("normal" if low <= v <= high else "outside")
         rows.append({"index": name, "value": v, "unit": unit, "low": low, "high": high, "flag": flag})
-    est = assessment.angle_estimates(a, reference.calibration).iloc[0]
+    est = assessment.angle_estimates(a, reference.calibration, reference.angle_model).iloc[0]
     curves = a.curves.iloc[0]
     rows_a = []
     for kind in KINDS:
@@ -54,6 +57,9 @@ def assess_subject(depth: np.ndarray, points_px: np.ndarray, points_mm: np.ndarr
             call = "" if not known else ("positive" if major >= cutoff else "negative")
             calls.append({"screen": f"curve > {threshold}°", "estimate_deg": major, "cutoff_deg": cutoff,
                           "call": call})
+    m = reference.angle_model
+    method = (f"{m.name}, fitted on the tuning cohort" if m is not None else "the larger calibrated curve")
+    spread = Z95 * (m.residual_sd if m is not None else max(reference.calibration.sd(k) for k in KINDS))
     return SubjectResult(pd.DataFrame(rows), angles, pd.DataFrame(calls, columns=["screen", "estimate_deg",
                                                                                   "cutoff_deg", "call"]),
-                         a.spines[0], a.reasons[0])
+                         a.spines[0], a.reasons[0], major, spread, method)

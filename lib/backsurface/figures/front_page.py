@@ -230,7 +230,8 @@ def _section_clinical(s: Sources) -> list[str]:
                 ""]
     lines = ["## Finding 5: from landmarks to a screening answer", "",
              f"On a new cohort of {s.num(c, 'n_subjects', fmt='d')} synthetic subjects (most with a curve), the "
-             f"curve angle estimated from the spine line of the {s.value(c, 'backbone')} landmarks, calibrated on a "
+             f"major curve angle estimated from the surface signs of a scoliosis (the spine line's bend and lateral "
+             f"deviation, the rib hump) with the {s.value(c, 'backbone')} landmarks, the model chosen and fitted on a "
              f"separate tuning cohort of {s.num(c, 'n_tuning_subjects', fmt='d')}: mean absolute error "
              f"{s.num(c, 'angle_mae_deg')}° (95% CI {s.num(c, 'angle_mae_deg_ci', 0)}-"
              f"{s.num(c, 'angle_mae_deg_ci', 1)}°), RMSE {s.num(c, 'angle_rmse_deg')}°, r "

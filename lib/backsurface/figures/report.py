@@ -41,6 +41,9 @@ def angle_lines(result: SubjectResult) -> list[str]:
             continue
         lines.append(f"{r.curve}: {_fmt(r.angle_deg)}° ± {_fmt(r.plus_minus_deg)}° (95%), convex to the {r.convex}, "
                      f"apex at {100 * r.apex_share:.0f}% of C7→natal cleft")
+    if np.isfinite(result.major_deg):
+        lines.append(f"major curve ({result.major_method}): {_fmt(result.major_deg)}° ± "
+                     f"{_fmt(result.major_plus_minus_deg)}° (95%)")
     for r in result.calls.itertuples():
         lines.append(f"screen {r.screen}: {r.call or 'n/a'} (estimate {_fmt(r.estimate_deg)}°, "
                      f"cut-off {_fmt(r.cutoff_deg)}°)")
@@ -63,7 +66,8 @@ def report_figure(title: str, depth: np.ndarray, points_px: np.ndarray, result: 
     _picture(fig.add_axes([0.02, 0.17, 0.34, 0.74]), depth, points_px, result, "depth frame, predicted landmarks")
     text = fig.add_axes([0.40, 0.70, 0.58, 0.22])
     text.axis("off")
-    text.text(0, 1, "Curve-angle estimate (spine line, calibrated)\n" + "\n".join(angle_lines(result)), va="top",
+    text.text(0, 1, "Curve-angle estimate (spine line, calibrated; major curve from the surface signs)\n"
+              + "\n".join(angle_lines(result)), va="top",
               fontsize=9, family="monospace")
     tab = fig.add_axes([0.40, 0.17, 0.58, 0.52])
     tab.axis("off")
@@ -105,7 +109,7 @@ table{{border-collapse:collapse;font-size:0.85em}} td,th{{border:1px solid #ccc;
 tr.outside{{background:#ffd9d9}} .foot{{clear:both;font-size:0.8em;color:#444;padding-top:1em}}</style></head>
 <body><h1>{e(title)}</h1>
 <img alt="depth frame with the predicted landmarks and the spine line" src="data:image/png;base64,{img}">
-<h2>Curve-angle estimate (spine line, calibrated)</h2><ul>{angles}</ul>
+<h2>Curve-angle estimate (spine line, calibrated; major curve from the surface signs)</h2><ul>{angles}</ul>
 <h2>Indices against the healthy reference range</h2>
 <table><tr><th>index</th><th>value</th><th>healthy 95% range</th><th>flag</th></tr>
 {rows}
