@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         if not Path(args.chromium).is_file():
             raise ToolError(f"{args.chromium}: no Chromium (apt-get install chromium)")
         scripts = vendor()
-        for png in (shoot(args.chromium, front_page_html(scripts), args.out / "front_page.png", 1200, 9000),
+        for png in (shoot(args.chromium, front_page_html(scripts), args.out / "front_page.png", 1200, 8200),
                     shoot(args.chromium, plots_html(scripts), args.out / "dvc_plots.png", 1400, 2600)):
             print(png.relative_to(ROOT) if png.is_relative_to(ROOT) else png)
     except (ToolError, OSError, subprocess.SubprocessError) as exc:

@@ -253,6 +253,7 @@ def clinical_summary(backbone: str, n_subjects: int, n_tuning: int, angle: pd.Da
         lost = single[f"auc_lost_{first}"].to_numpy(dtype=float)
         if np.isfinite(lost).any() and np.nanmax(lost) > 0:
             out["ppotsi_costliest_landmark"] = str(single["predicted landmark"].iloc[int(np.nanargmax(lost))])
+            out[f"ppotsi_costliest_auc_lost_{first}"] = float(np.nanmax(lost))
             out[f"ppotsi_auc_true_landmarks_{first}"] = float(
                 ppotsi_costs.loc[ppotsi_costs["predicted landmark"] == "none", f"auc_{first}"].item())
     return out

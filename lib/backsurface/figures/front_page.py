@@ -250,8 +250,10 @@ def _section_clinical(s: Sources) -> list[str]:
               f"{s.num(c, 'shoulder_obliquity_r_predicted', fmt='.2f')} (frontal-plane indices are measured in the "
               f"image plane, where a depth looked up beside a silhouette landmark cannot tilt them)."
               + (f" From true landmarks the partial POTSI reaches AUC "
-                 f"{s.num(c, _first_key(s, c, 'ppotsi_auc_true_landmarks_'), fmt='.2f')}; the landmark whose "
-                 f"prediction error costs it most is `{s.value(c, 'ppotsi_costliest_landmark')}` "
+                 f"{s.num(c, _first_key(s, c, 'ppotsi_auc_true_landmarks_'), fmt='.2f')}; with one landmark "
+                 f"predicted at a time the costliest, `{s.value(c, 'ppotsi_costliest_landmark')}`, takes "
+                 f"{s.num(c, _first_key(s, c, 'ppotsi_costliest_auc_lost_'), fmt='.3f')} of that AUC, so what "
+                 f"sinks it is the errors of all its landmarks together, not one of them "
                  f"(`tables/clinical/ppotsi_substitution.md`)." if s.has(c, "ppotsi_costliest_landmark") else "")
               + " `tables/clinical/screening.md` sets a "
               "published depth-sensor screening beside these (real patients, radiographic Cobb angles: a different "
