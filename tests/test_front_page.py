@@ -101,3 +101,15 @@ def test_the_committed_front_page_matches_the_committed_reports():
     assert front_page.unsourced_numbers(reports) == []
     assert [t for t in front_page.links(reports) if not (reports / t).is_file()] == []
     assert "reports/README.md" in (ROOT / "README.md").read_text(encoding="utf-8").split("\n\n", 2)[1]
+
+
+def test_the_leakage_finding_says_what_the_run_measured(reports, tmp_path):
+    """The heading follows the run: a leaky split that does not flatter is not called flattering."""
+    assert "## Finding 3: the paper's image-level split flatters" in (reports / "README.md").read_text()
+    _write(reports / "summaries/leakage.json", {"image_split_test_images_leaked_%": 100.0,
+                                                "test_inplane_mre_mm_image": 28.4, "test_inplane_mre_mm_subject": 24.4,
+                                                "error_ratio_subject_over_image": 0.86})
+    front_page.write(reports, BACKBONES, tmp_path)
+    page = (reports / "README.md").read_text()
+    assert "flatters" not in page.split("## Finding 3")[1].split("\n")[0]
+    assert "In this run the leaky split does not flatter" in page and front_page.check(reports) == []
