@@ -271,3 +271,14 @@ def test_a_reference_keeps_its_angle_model_and_an_older_file_reads_without_one(t
     (tmp_path / "bad.json").write_text(json.dumps(bad))
     with pytest.raises(ReferenceError, match="bad.json: not a clinical reference .*names must be"):
         Reference.load(tmp_path / "bad.json")
+
+
+def test_a_tuning_cohort_too_small_for_the_angle_model_gives_none():
+    from backsurface.clinical import angle_model
+
+    table, truth = _signs(8, 3)
+    assert angle_model.usable(table, truth) == 8 and angle_model.fit_if_enough(table, truth) is None
+    table, truth = _signs(30, 3)
+    table.loc[:25, "rib_hump_mm"] = np.nan  # no depth under the scapulae: 4 usable subjects left
+    assert angle_model.fit_if_enough(table, truth) is None
+    assert angle_model.fit_if_enough(*_signs(30, 4)) is not None

@@ -113,3 +113,11 @@ def test_the_leakage_finding_says_what_the_run_measured(reports, tmp_path):
     page = (reports / "README.md").read_text()
     assert "flatters" not in page.split("## Finding 3")[1].split("\n")[0]
     assert "In this run the leaky split does not flatter" in page and front_page.check(reports) == []
+
+
+def test_a_column_named_after_its_threshold_is_not_a_typed_number(reports):
+    """The success threshold in a column name ("within 10 mm") is a definition, whatever the run's numbers."""
+    page = reports / "README.md"
+    assert "within 10 mm (%)" in page.read_text()
+    page.write_text(page.read_text().replace("## Limitations", "Within 10 mm, 42 landmarks.\n\n## Limitations"))
+    assert front_page.unsourced_numbers(reports) == ["42"]

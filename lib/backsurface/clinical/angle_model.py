@@ -115,3 +115,15 @@ class AngleModel:
             raise ValueError(f"{source}: residual_sd must be >= 0, got {sd}")
         return cls(d["name"], names, tuple(finite(c, "coef") for c in coef), sd, n,
                    {k: finite(v, f"cv_mae[{k!r}]") for k, v in cv.items()})
+
+
+def usable(table: pd.DataFrame, truth: np.ndarray) -> int:
+    """How many subjects have every feature and a true angle (the model needs :data:`MIN_SUBJECTS`)."""
+    ok = np.isfinite(np.asarray(truth, dtype=np.float64))
+    return int((ok & np.isfinite(table[list(FEATURES)].to_numpy(dtype=float)).all(axis=1)).sum())
+
+
+def fit_if_enough(table: pd.DataFrame, truth: np.ndarray) -> AngleModel | None:
+    """:meth:`AngleModel.fit`, or None where fewer than :data:`MIN_SUBJECTS` subjects have every feature (a tiny
+    or failed tuning cohort: the major angle is then the larger calibrated curve)."""
+    return AngleModel.fit(table, truth) if usable(table, truth) >= MIN_SUBJECTS else None
