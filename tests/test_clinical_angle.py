@@ -282,3 +282,14 @@ def test_a_tuning_cohort_too_small_for_the_angle_model_gives_none():
     table.loc[:25, "rib_hump_mm"] = np.nan  # no depth under the scapulae: 4 usable subjects left
     assert angle_model.fit_if_enough(table, truth) is None
     assert angle_model.fit_if_enough(*_signs(30, 4)) is not None
+
+
+def test_the_angle_model_tables_list_every_candidate_and_the_chosen_coefficients():
+    from backsurface.clinical import angle_model
+
+    m = angle_model.AngleModel.fit(*_signs(40, 5))
+    choice, chosen = angle_model.tables({"predicted": m, "true": None})
+    assert len(choice) == len(angle_model.CANDIDATES) and choice["chosen"].sum() == 1
+    assert list(chosen["intercept"]) == [m.coef[0]] and chosen["candidate"].item() == m.name
+    empty_choice, empty_chosen = angle_model.tables({"predicted": None})
+    assert empty_choice.empty and list(empty_chosen.columns) == ["landmarks", "candidate", "residual_sd_deg"]

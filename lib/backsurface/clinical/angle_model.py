@@ -127,3 +127,16 @@ def fit_if_enough(table: pd.DataFrame, truth: np.ndarray) -> AngleModel | None:
     """:meth:`AngleModel.fit`, or None where fewer than :data:`MIN_SUBJECTS` subjects have every feature (a tiny
     or failed tuning cohort: the major angle is then the larger calibrated curve)."""
     return AngleModel.fit(table, truth) if usable(table, truth) >= MIN_SUBJECTS else None
+
+
+def tables(models: dict[str, AngleModel | None]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per landmark source: every candidate's cross-validated tuning MAE and whether it was chosen, and the chosen
+    model's coefficients (sources without a model are left out)."""
+    fitted = {k: m for k, m in models.items() if m is not None}
+    choice = pd.DataFrame([{"landmarks": k, "candidate": name, "tuning CV MAE (°)": mae, "chosen": name == m.name}
+                           for k, m in fitted.items() for name, mae in m.cv_mae.items()],
+                          columns=["landmarks", "candidate", "tuning CV MAE (°)", "chosen"])
+    chosen = pd.DataFrame([{"landmarks": k, "candidate": m.name, "residual_sd_deg": m.residual_sd,
+                            **dict(zip(["intercept", *m.names], m.coef))} for k, m in fitted.items()],
+                          columns=None if fitted else ["landmarks", "candidate", "residual_sd_deg"])
+    return choice, chosen

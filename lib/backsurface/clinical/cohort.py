@@ -70,30 +70,42 @@ def back_depth_mm(surface_z: np.ndarray, points_mm: np.ndarray) -> np.ndarray:
         return np.where(ok, np.nanmedian(np.where(ok[:, None], z, 0.0), axis=1), np.nan)
 
 
-def landmark_indices(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarray,
-                     max_mm: float | list[float] | np.ndarray) -> tuple[dict[str, np.ndarray], list[str]]:
-    """The landmark indices of N subjects (:func:`backsurface.clinical.indices.compute`, the frontal-plane ones in
-    the image plane) and, per subject, why an index could not be computed."""
-    px = np.asarray(points_px, dtype=np.float64)
-    mm = np.asarray(points_mm, dtype=np.float64)
-    cuts = np.broadcast_to(np.asarray(max_mm, dtype=np.float64), (len(depths),))
-    surface_z = np.stack([surface_depth(d, p, cut, fallback_window=SILHOUETTE_WINDOW)
-                          for d, p, cut in zip(depths, px, cuts)])
+def _surface_z(depths: list[np.ndarray], px: np.ndarray, cuts: np.ndarray) -> np.ndarray:
+    """(N, 10) surface depth under each landmark pixel (each point looked up on its own)."""
+    return np.stack([surface_depth(d, p, cut, fallback_window=SILHOUETTE_WINDOW)
+                     for d, p, cut in zip(depths, px, cuts)])
+
+
+def _indices(px: np.ndarray, mm: np.ndarray, surface_z: np.ndarray) -> tuple[dict[str, np.ndarray], list[str]]:
     frontal = clinical.frontal_points(px, back_depth_mm(surface_z, mm))
     values = clinical.compute(mm, surface_z, frontal)
     return values, clinical.reasons(mm, values, surface_z)
 
 
+def landmark_indices(depths: list[np.ndarray], points_px: np.ndarray, points_mm: np.ndarray,
+                     max_mm: float | list[float] | np.ndarray) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The landmark indices of N subjects (:func:`backsurface.clinical.indices.compute`, the frontal-plane ones in
+    the image plane) and, per subject, why an index could not be computed."""
+    px = np.asarray(points_px, dtype=np.float64)
+    cuts = np.broadcast_to(np.asarray(max_mm, dtype=np.float64), (len(depths),))
+    return _indices(px, np.asarray(points_mm, dtype=np.float64), _surface_z(depths, px, cuts))
+
+
 def substitution(depths: list[np.ndarray], true_px: np.ndarray, true_mm: np.ndarray, pred_px: np.ndarray,
                  pred_mm: np.ndarray, max_mm, name: str) -> dict[str, np.ndarray]:
     """Which landmark's error costs an index: ``name`` of every subject from the true landmarks (``none``), with one
-    landmark at a time replaced by its prediction (the landmark's key), and from the predicted ones (``all``)."""
-    out = {"none": landmark_indices(depths, true_px, true_mm, max_mm)[0][name]}
+    landmark at a time replaced by its prediction (the landmark's key), and from the predicted ones (``all``).
+    The depth under each point is looked up once per source and swapped with its landmark."""
+    cuts = np.broadcast_to(np.asarray(max_mm, dtype=np.float64), (len(depths),))
+    true = [np.asarray(a, dtype=np.float64) for a in (true_px, true_mm)]
+    pred = [np.asarray(a, dtype=np.float64) for a in (pred_px, pred_mm)]
+    z_true, z_pred = _surface_z(depths, true[0], cuts), _surface_z(depths, pred[0], cuts)
+    out = {"none": _indices(*true, z_true)[0][name]}
     for j, key in enumerate(KEYS):
-        px, mm = np.array(true_px, dtype=np.float64), np.array(true_mm, dtype=np.float64)
-        px[:, j], mm[:, j] = pred_px[:, j], pred_mm[:, j]
-        out[key] = landmark_indices(depths, px, mm, max_mm)[0][name]
-    out["all"] = landmark_indices(depths, pred_px, pred_mm, max_mm)[0][name]
+        px, mm, z = true[0].copy(), true[1].copy(), z_true.copy()
+        px[:, j], mm[:, j], z[:, j] = pred[0][:, j], pred[1][:, j], z_pred[:, j]
+        out[key] = _indices(px, mm, z)[0][name]
+    out["all"] = _indices(*pred, z_pred)[0][name]
     return out
 
 
