@@ -40,7 +40,7 @@ def synthetic_labels(n: int, size: int):
             "pafs": np.stack([o[1] for o in out]), "masks": np.stack([o[2] for o in out])}
 
 
-def measure(backbone: str, profile: str, steps: int) -> dict:
+def measure(backbone: str, profile: str, steps: int, jit: bool = False) -> dict:
     from backsurface.net import train
     from backsurface.net.tfdata import TrainingData
 
@@ -60,7 +60,7 @@ def measure(backbone: str, profile: str, steps: int) -> dict:
                             lr_schedule="constant", warmup_epochs=0, seed=0, strategy="default")
     strategy = train.make_strategy("default")
     model, optimizer, _ = train.build(cfg, strategy)
-    step = train.train_step_fn(model, optimizer, strategy, batch)
+    step = train.train_step_fn(model, optimizer, strategy, batch, jit_compile=jit)
     batches = list(td.epoch(batch, seed=0, epoch=0))
     step(batches[0])  # trace
     t0 = time.perf_counter()
@@ -76,7 +76,7 @@ def measure(backbone: str, profile: str, steps: int) -> dict:
         model(x, training=False)
     infer_ms = 1000 * (time.perf_counter() - t0) / reps
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"backbone": backbone, "profile": profile, "input": size, "stages": stages, "width": width,
+    return {"backbone": backbone, "profile": profile, "xla": jit, "input": size, "stages": stages, "width": width,
             "train_img_per_s": round(train_ips, 3), "infer_ms_per_frame": round(infer_ms, 1),
             "peak_rss_mb": round(peak_mb), "pipeline_img_per_s": round(pipeline_ips),
             "pipeline_over_train": round(pipeline_ips / train_ips),
@@ -88,20 +88,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--backbones", nargs="+", default=["vgg19", "resnet50", "resnet152"])
     ap.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=list(PROFILES))
     ap.add_argument("--steps", type=int, default=4, help="timed training steps of batch 3")
+    ap.add_argument("--jit", action="store_true", help="also time the step compiled with XLA (jit_compile)")
     ap.add_argument("--one", nargs=2, metavar=("BACKBONE", "PROFILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(measure(*args.one, args.steps)))
+        print(json.dumps(measure(*args.one, args.steps, jit=args.jit)))
         return
-    cols = ("backbone", "profile", "input", "stages", "train_img_per_s", "infer_ms_per_frame", "peak_rss_mb",
+    cols = ("backbone", "profile", "xla", "input", "stages", "train_img_per_s", "infer_ms_per_frame", "peak_rss_mb",
             "pipeline_img_per_s", "pipeline_over_train")
     print(" | ".join(cols))
     for profile in args.profiles:
         for bb in args.backbones:
-            out = subprocess.run([sys.executable, __file__, "--one", bb, profile, "--steps", str(args.steps)],
-                                 capture_output=True, text=True, check=True)
-            row = json.loads(out.stdout.strip().splitlines()[-1])
-            print(" | ".join(str(row[c]) for c in cols), flush=True)
+            for jit in ([False, True] if args.jit else [False]):
+                cmd = [sys.executable, __file__, "--one", bb, profile, "--steps", str(args.steps)] + ["--jit"] * jit
+                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                row = json.loads(out.stdout.strip().splitlines()[-1])
+                print(" | ".join(str(row[c]) for c in cols), flush=True)
 
 
 if __name__ == "__main__":

@@ -68,3 +68,25 @@ def test_predict_cli_names_a_bad_file_and_fails(tiny, tmp_path, capsys):
     rc = main(["predict", str(_depth_png(tmp_path / "B.png")), "--model", str(tmp_path / "nope.keras"),
                "--out", str(tmp_path / "x.json")])
     assert rc == 2 and "nope.keras" in capsys.readouterr().err
+
+
+def test_the_flip_test_averages_the_runs_outputs_with_its_mirror_images_and_the_cli_can_turn_it_off(tiny, tmp_path):
+    from backsurface.codec import mirror
+
+    m, path = tiny
+    x = np.random.default_rng(1).random((2, SIZE, SIZE)).astype(np.float32)
+    plain, _ = inference.open_model(path)
+    flipped, _ = inference.open_model(path, flip_test=True)
+    want = mirror.average(plain(x), plain(x[:, :, ::-1].copy()))
+    for got, w in zip(flipped(x), want):
+        np.testing.assert_allclose(got, w, atol=1e-5)
+    stages, heat, pafs = inference.final_outputs(m, x, flip_test=True)
+    np.testing.assert_allclose(heat, want[0], atol=1e-5)
+    np.testing.assert_allclose(stages[-2], plain(x)[0], atol=1e-5)  # the figures' stages stay one pass
+    frame = _depth_png(tmp_path / "F.png")
+    outs = {}
+    for flag in ("--flip-test", "--no-flip-test"):
+        outs[flag] = tmp_path / f"{flag}.json"
+        assert main(["predict", str(frame), "--model", str(path), "--out", str(outs[flag]), flag]) == 0
+    a, b = (json.loads(p.read_text())[0]["confidence"] for p in outs.values())
+    assert a != b  # an untrained net is not mirror-symmetric: the two protocols give other outputs

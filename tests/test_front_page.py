@@ -59,7 +59,7 @@ def reports(tmp_path):
     for nb, seconds in (("01_acquire", 60.0), ("05_train_vgg19", 1200.0), ("07_clinical", None)):
         _write(r / f"notebooks/{nb}.ipynb", {"metadata": {"papermill": {"duration": seconds}}})
     front_page.write(r, BACKBONES, tmp_path)
-    _write(r / "notebooks/08_front_page.ipynb", "{}")  # the stage's own executed notebook
+    _write(r / "front_page/08_front_page.ipynb", "{}")  # the stage's own executed notebook, outside notebooks/
     return r
 
 
@@ -121,3 +121,10 @@ def test_a_column_named_after_its_threshold_is_not_a_typed_number(reports):
     assert "within 10 mm (%)" in page.read_text()
     page.write_text(page.read_text().replace("## Limitations", "Within 10 mm, 42 landmarks.\n\n## Limitations"))
     assert front_page.unsourced_numbers(reports) == ["42"]
+
+
+def test_the_method_says_whether_the_run_used_the_test_time_flip(reports, tmp_path):
+    assert "test-time flip" not in (reports / "README.md").read_text()
+    front_page.write(reports, BACKBONES, tmp_path, flip_test=True)
+    method = (reports / "README.md").read_text().split("## The method")[1].split("##")[0]
+    assert "test-time flip, `evaluate.flip_test`" in method and front_page.check(reports) == []

@@ -39,6 +39,43 @@ def test_write_puts_the_summary_beside_the_headline_and_a_bad_headline_writes_no
     assert not (tmp_path / "summaries" / "labels.json").exists()
 
 
+def test_rows_go_one_file_each_into_the_stages_folder_written_whole(tmp_path):
+    rows = {"vgg19": {"inplane_mm": 13.86, "pck_pct": 99.1}, "labels_floor": {"surface_mm": 0.0}}
+    headline.write(tmp_path, "evaluate", {"n": 1}, None, rows=rows)
+    folder = tmp_path / "metrics" / "evaluate"
+    assert sorted(p.name for p in folder.iterdir()) == ["labels_floor.json", "vgg19.json"]
+    assert json.loads((folder / "vgg19.json").read_text()) == rows["vgg19"]
+    headline.write(tmp_path, "evaluate", {"n": 1}, None, rows={"resnet50": {"inplane_mm": 13.2}})
+    assert [p.name for p in folder.iterdir()] == ["resnet50.json"]  # the rows of the earlier run are gone
+    headline.write(tmp_path, "clinical", {"n": 1}, {"angle_mae_deg": 3.8}, rows={"10deg": {"auc": 0.98}})
+    metrics = tmp_path / "metrics"
+    assert (metrics / "clinical.json").is_file() and (metrics / "clinical" / "10deg.json").is_file()
+    for bad, why in [({"../x": {"a_mm": 1.0}}, "not a file name"), ({".hidden": {"a_mm": 1.0}}, "not a file name"),
+                     ({"ok": {"n": 1}}, "names no unit"), ({}, "no rows")]:
+        with pytest.raises(headline.HeadlineError, match=why):
+            headline.write(tmp_path, "generalise", {"n": 1}, None, rows=bad)
+    assert not (tmp_path / "summaries" / "generalise.json").exists() and not (metrics / "generalise").exists()
+
+
+def test_every_committed_headline_prints_within_120_columns_in_dvc_metrics_show():
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    metrics = root / "reports" / "metrics"
+    dvc = shutil.which("dvc")
+    if dvc is None or not (root / ".dvc").is_dir() or not metrics.is_dir():
+        pytest.skip("needs dvc and the repository's committed reports/metrics")
+    targets = sorted(p for p in metrics.iterdir() if p.is_dir()) + sorted(metrics.glob("*.json"))
+    assert targets
+    for target in targets:
+        out = subprocess.run([dvc, "metrics", "show", str(target.relative_to(root))], cwd=root, capture_output=True,
+                             text=True, check=True).stdout
+        width = max(len(line) for line in out.splitlines())
+        assert 20 < width <= 120, (target.name, width, out)
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(0.0, 150.0), min_size=1, max_size=40))
 def test_error_cdf_is_the_share_at_or_below_each_error(errors):

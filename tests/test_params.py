@@ -216,7 +216,31 @@ def test_the_cosine_warm_up_is_shorter_than_training_and_the_leakage_backbone_ha
         P.validate(data)
     data = P.load(ROOT / "params.yaml").model_dump()
     data["train"] |= {"backbones": ["vgg19"], "learning_rate": {"vgg19": 1e-4}}
+    data["leakage"]["learning_rate"] = None  # null: the leakage model takes its backbone's training rate
     with pytest.raises(P.ParamsError, match="learning_rate names nothing for resnet50, the leakage experiment's"):
+        P.validate(data)
+
+
+def test_the_leakage_model_takes_its_own_rate_or_its_backbones():
+    from backsurface.net.train import TrainConfig
+    data = P.load(ROOT / "params.yaml").model_dump()
+    data["train"] |= {"backbones": ["vgg19"], "learning_rate": {"vgg19": 1e-4}}
+    data["leakage"]["learning_rate"] = 2e-3  # its own: the training rates need not name its backbone
+    assert TrainConfig.for_leakage(P.validate(data)).learning_rate == 2e-3
+    data = P.load(ROOT / "params.yaml").model_dump()
+    data["leakage"]["learning_rate"] = None
+    data["train"]["learning_rate"] = {"vgg19": 1e-4, "resnet50": 5e-4, "resnet152": 3e-4}
+    assert TrainConfig.for_leakage(P.validate(data)).learning_rate == 5e-4
+    for bad in (0.0, 2.0, "0.001", True):
+        data["leakage"]["learning_rate"] = bad
+        with pytest.raises(P.ParamsError, match="leakage.learning_rate"):
+            P.validate(data)
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None])
+def test_flip_test_is_a_boolean(bad):
+    data = with_(evaluate={"flip_test": bad})
+    with pytest.raises(P.ParamsError, match="evaluate.flip_test"):
         P.validate(data)
 
 

@@ -1,17 +1,20 @@
 """Training ablations on the study's labels: one backbone retrained with some ``train.*`` keys changed, scored on
-the train and the test split with the evaluation's in-plane error, so under- and over-fitting show side by side.
+the train and the test split with the evaluation's in-plane error, so under- and over-fitting show side by side
+(each split scored in one pass and with the test-time flip).
 
-    python tools/ablate.py run NAME [-S train.KEY=VALUE ...] [--backbone resnet50]
+    python tools/ablate.py run NAME [-S train.KEY=VALUE ...] [-S augment.KEY=VALUE ...] [--backbone resnet50]
     python tools/ablate.py table [--out reports/ablation/training.md]
 
-``run`` reads params.yaml, applies the ``-S`` changes (YAML values; only ``train.*`` keys, since the labels on disk
-were made with the rest), trains ``--backbone`` on ``artifacts/labels/train.npz`` (checkpoints under
-``build/ablation/NAME``: an interrupted run resumes), and writes ``reports/ablation/runs/NAME.json``: the changes,
-the training configuration, the commit, the machine, the training time, and per split the in-plane mean (with its
-subject-bootstrap 95% CI), median, share within 10 mm, mean per landmark, and the 3D error.  When a run's configuration
-equals the pipeline model's card (``TrainConfig.same_run``) the pipeline's model is scored instead of trained again
-(same configuration and data: same weights).  ``table`` gathers every run into one
-Markdown table.  Needs ``dvc repro`` to have produced ``artifacts/labels``, ``artifacts/raw`` and the models.
+``run`` reads params.yaml, applies the ``-S`` changes (YAML values; ``train.*`` keys, and the random training copies
+``augment.{copies,hflip,rotate_deg,scale,depth_noise}``, which are drawn and labelled here and added to the training
+labels on disk; the labels were made with every other key), trains ``--backbone`` on ``artifacts/labels/train.npz``
+(checkpoints under ``build/ablation/NAME``: an interrupted run resumes), and writes
+``reports/ablation/runs/NAME.json``: the changes, the training configuration, the commit, the machine, the training
+time, and per split the in-plane mean (with its subject-bootstrap 95% CI), median, share within 10 mm, mean per
+landmark, and the 3D error. When a run's configuration equals the pipeline model's card (``TrainConfig.same_run``) the
+pipeline's model is scored instead of trained again (same configuration and data: same weights). ``table`` gathers
+every run into one Markdown table. Needs ``dvc repro`` to have produced ``artifacts/labels``, ``artifacts/raw`` and
+the models.
 Bad input (an unknown or non-train key, a name that is not a safe file name): one line, exit 2.
 """
 
@@ -45,22 +48,55 @@ class AblationError(ValueError):
     """Bad command-line input; the message names the key or the run."""
 
 
+AUGMENT_KEYS = ("copies", "hflip", "rotate_deg", "scale", "depth_noise")
+"""The random training copies (``augment.*``) a run may vary: made here from ``artifacts/augmented/train.npz`` (the
+paper's translations, which the labels on disk already hold, stay)."""
+
+
 def parse_changes(pairs: list[str]) -> dict[str, object]:
-    """``train.KEY=VALUE`` strings → ``{KEY: value}`` (values parsed as YAML scalars)."""
+    """``train.KEY=VALUE`` / ``augment.KEY=VALUE`` strings → ``{KEY: value, "augment.KEY": value}`` (values parsed
+    as YAML scalars; a training key is stored by its bare name, as every earlier run's)."""
     changes = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key.startswith("train.") or key.count(".") != 1:
-            raise AblationError(f"-S {pair!r}: expected train.KEY=VALUE (only training keys vary on the labels on "
-                                f"disk; data or label keys need their own `dvc exp run`)")
-        changes[key.split(".", 1)[1]] = yaml.safe_load(value)
+        section, _, name = key.partition(".")
+        if not sep or section not in ("train", "augment") or not name or "." in name:
+            raise AblationError(f"-S {pair!r}: expected train.KEY=VALUE or augment.KEY=VALUE (only training keys and "
+                                f"the random training copies vary on the labels on disk; data or label keys need "
+                                f"their own `dvc exp run`)")
+        if section == "augment" and name not in AUGMENT_KEYS:
+            raise AblationError(f"-S {pair!r}: augment.{name} is not one of the random copies' keys "
+                                f"({', '.join(AUGMENT_KEYS)}); the translations are in the labels on disk")
+        changes[name if section == "train" else key] = yaml.safe_load(value)
     return changes
 
 
+def _split(changes: dict[str, object]) -> tuple[dict[str, object], dict[str, object]]:
+    train = {k: v for k, v in changes.items() if not k.startswith("augment.")}
+    return train, {k.removeprefix("augment."): v for k, v in changes.items() if k.startswith("augment.")}
+
+
 def study_params(changes: dict[str, object]):
-    """params.yaml with the training changes merged in, validated like any profile."""
-    data = deep_merge(read_yaml(ROOT / "params.yaml"), {"train": changes})
+    """params.yaml with the changes merged in, validated like any profile."""
+    train, aug = _split(changes)
+    data = deep_merge(read_yaml(ROOT / "params.yaml"), {"train": train, "augment": aug})
     return validate(data, source="params.yaml + -S" if changes else "params.yaml")
+
+
+def training_data(params, codec, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The training split's labels plus, when the run's ``augment`` asks for them, its random copies (flip with
+    left/right swap, rotation and scale, depth noise) drawn from the study's seed and labelled with the codec."""
+    from backsurface.core import arrayfile
+    from backsurface.data import datasets
+
+    a = params.augment
+    base = arrayfile.load(ROOT / "artifacts" / "augmented" / "train.npz")
+    extra = datasets.extra_augmentations(base, a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise, params.seed)
+    if len(extra["ids"]) == len(base["ids"]):
+        return labels
+    copies = datasets.take(extra, np.arange(len(extra["ids"])) >= len(base["ids"]))
+    coded = codec.encode_dataset(copies, progress=False)
+    return {k: np.concatenate([labels[k], coded[k]]) for k in labels if k in coded}
 
 
 def _commit() -> str:
@@ -102,7 +138,8 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
     splits = {s: load_split(ROOT / "artifacts" / "labels" / f"{s}.npz") for s in ("train", "test")}
     card = model_file.read_card(pipeline_model) if pipeline_model.exists() else {}
     t0 = time.perf_counter()
-    if "config" in card and config.same_run(card["config"]):
+    augmented = bool(_split(changes)[1])
+    if not augmented and "config" in card and config.same_run(card["config"]):
         print(f"{name}: configuration of the pipeline's {backbone}: scoring {pipeline_model}")
         model, codec = model_file.load(pipeline_model)
         seconds, reused = card.get("train_seconds"), True
@@ -110,8 +147,10 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
         from backsurface.codec.label_codec import LabelCodec
 
         # a row with a branch that learnt nothing is kept (it is the finding) and its share shows in the table
-        result = training.train(config, splits["train"], ROOT / "build" / "ablation" / name, max_baseline_share=None)
-        model, codec = result.model, LabelCodec.from_params(params)
+        codec = LabelCodec.from_params(params)
+        data = training_data(params, codec, splits["train"]) if augmented else splits["train"]
+        result = training.train(config, data, ROOT / "build" / "ablation" / name, max_baseline_share=None)
+        model = result.model
         seconds, reused = sum(r["seconds"] for r in result.history), False
         card = {"health": {"worst": max(r["share"] for r in result.health)}}
     depths_ids = np.concatenate([d["ids"] for d in splits.values()])
@@ -122,10 +161,11 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
            "commit": _commit(), "machine": _machine(),
            "train_seconds": seconds, "scored_pipeline_model": reused, "wall_seconds": time.perf_counter() - t0,
            "worst_branch_share": max(card.get("health", {}).values(), default=None)}
-    for split, data in splits.items():
-        outputs = inference.stage_outputs(model, data["images"])
-        out[split] = split_scores(scoring.evaluate_outputs(outputs[-2], outputs[-1], data, depths, codec,
-                                                           params.evaluate, params.seed))
+    for split, data in splits.items():  # one pass, and the test-time flip (evaluate.flip_test) on the same outputs
+        _, heat, pafs = inference.final_outputs(model, data["images"], flip_test=False)
+        flipped = inference.FlipTest(inference.KerasRunner(model)).average((heat, pafs), data["images"])
+        for key, (h, p) in ((split, (heat, pafs)), (f"{split}_flip", flipped)):
+            out[key] = split_scores(scoring.evaluate_outputs(h, p, data, depths, codec, params.evaluate, params.seed))
     path = write_json(RUNS / f"{name}.json", out)
     print(f"{name}: train {out['train']['inplane_mre_mm']:.2f} mm, test {out['test']['inplane_mre_mm']:.2f} mm "
           f"in-plane -> {path.relative_to(ROOT)}")
@@ -141,6 +181,7 @@ def table(out: Path) -> str:
                      "train in-plane mm": r["train"]["inplane_mre_mm"], "test in-plane mm": r["test"]["inplane_mre_mm"],
                      "test 95% CI": "{:.1f}–{:.1f}".format(*r["test"]["inplane_mre_mm_ci"]),
                      "test ≤10 mm %": r["test"]["inplane_sdr_10mm_pct"],
+                     "test in-plane mm, flip test": r.get("test_flip", {}).get("inplane_mre_mm", float("nan")),
                      **{k: r["test"]["inplane_mre_mm_by_landmark"][k] for k in KEYS},
                      "worst branch × baseline": (float("nan") if r.get("worst_branch_share") is None
                                                  else r["worst_branch_share"]),
@@ -150,10 +191,13 @@ def table(out: Path) -> str:
     df = pd.DataFrame(rows)
     machines = sorted({json.loads(p.read_text())["machine"] for p in RUNS.glob("*.json")})
     md = ("Training ablations (`tools/ablate.py`): one backbone retrained on the study's labels with the training "
-          "keys of its row changed, same seed and data; in-plane error (mm) on the train and test split, the test "
+          "keys (or the random training copies, `augment.*`) of its row changed, same seed and data; in-plane error "
+          "(mm) on the train and test split, the test "
           "split per landmark. 'worst branch × baseline': the largest last-epoch loss of a stage's branch as a share "
           "of the loss of an image-independent prediction (above 0.5 the pipeline fails the run: a branch that learnt "
-          "nothing; blank for runs made before the check). "
+          "nothing; blank for runs made before the check). 'flip test': the test split scored with each image's "
+          "outputs averaged with its mirror image's (`evaluate.flip_test`, the pipeline's evaluation; blank for runs "
+          "made before it); the other columns are one pass. "
           f"Machine: {'; '.join(machines)}.\n\n" + df.to_markdown(index=False, floatfmt=".1f") + "\n")
     write_text(out, md)
     return md

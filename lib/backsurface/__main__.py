@@ -110,7 +110,7 @@ def predict(args) -> int:
         ids = _frame_ids(args.depth)
         outputs = _predict_outputs(args, ids)  # before the expensive work: nothing is loaded yet
         frames = {i: contract.read_depth(p).astype(float) for i, p in zip(ids, args.depth)}
-        predictor = Predictor.from_file(args.model)
+        predictor = Predictor.from_file(args.model, flip_test=args.flip_test)
         predicted = predictor.predict(frames)
     except (contract.ContractError, OutputError, ModelError, CodecError, PreprocessError, OSError) as exc:
         return _fail(exc)
@@ -180,7 +180,7 @@ def report(args) -> int:
                              f"{reference.backbone!r} landmarks (calibration and cut-offs); use that model or its "
                              f"own reference")
         depth = contract.read_depth(args.depth).astype(float)
-        predictor = Predictor.from_file(args.model)
+        predictor = Predictor.from_file(args.model, flip_test=args.flip_test)
         p = predictor.predict({frame_id: depth})[frame_id]
     except (contract.ContractError, OutputError, ModelError, CodecError, PreprocessError, ReferenceError,
             OSError) as exc:
@@ -241,6 +241,10 @@ def export(args) -> int:
     return 0
 
 
+FLIP_HELP = ("average each frame's outputs with its mirror image's, as the study's evaluation does "
+             "(evaluate.flip_test; twice the inference time); --no-flip-test: one pass")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m backsurface", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -250,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="trained model (.keras, or an exported .onnx) with its .codec.json beside it")
     p.add_argument("--out", required=True, help="annotations JSON (.json) to write (the paper's format)")
     p.add_argument("--overlay", help="overlay picture (PNG); with several frames, one per frame: NAME_<id>.png")
+    p.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True, help=FLIP_HELP)
     p.set_defaults(func=predict)
     e = sub.add_parser("export", help="export a trained model to ONNX and/or a SavedModel (codec beside each)")
     e.add_argument("--model", required=True)
@@ -262,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", required=True, action="append", help="report to write: .pdf or .html (repeatable)")
     r.add_argument("--reference", help=f"the clinical stage's reference file (default: {DEFAULT_REFERENCE} of the "
                                        f"project)")
+    r.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True, help=FLIP_HELP)
     r.set_defaults(func=report)
     args = ap.parse_args(argv)
     if args.command == "export" and not (args.onnx or args.savedmodel):

@@ -271,10 +271,21 @@ def clinical_summary(backbone: str, n_subjects: int, n_tuning: int, angle: pd.Da
     return out
 
 
-def clinical_headline(summary: dict) -> dict:
-    """The headline of :func:`clinical_summary` for ``dvc metrics show``: its scalar numbers (counts, the backbone's
-    name and the confidence intervals stay in the summary) and the index each AUC is of (``auc_index_<t>deg``)."""
-    skip = {"n_subjects", "n_tuning_subjects"}
-    out = {k: v for k, v in summary.items()
-           if k not in skip and isinstance(v, int | float) and not isinstance(v, bool) and np.isfinite(v)}
-    return out | {f"auc_index_{key}": name for key, name in summary["auc_index"].items()}
+def clinical_headline(summary: dict) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """The headline of :func:`clinical_summary` for ``dvc metrics show``: the major curve angle from predicted
+    landmarks against the truth (MAE, RMSE, r; the MAE from true landmarks beside it) and the shoulder obliquity's r
+    with the truth; and one row per screening threshold (``<t>deg``): the chosen index's AUC, sensitivity and
+    specificity at the tuning cohort's cut-off, and the partial POTSI's AUC, all from predicted landmarks.  Counts,
+    confidence intervals and the index names stay in the summary."""
+    angle = {"angle_mae_deg": summary["angle_mae_deg"], "angle_rmse_deg": summary["angle_rmse_deg"],
+             "angle_r": summary["angle_r"], "angle_mae_true_deg": summary["angle_mae_deg_true_landmarks"],
+             "shoulder_r": summary["shoulder_obliquity_r_predicted"]}
+    rows = {}
+    for t in summary["screening_deg"]:
+        key = f"{t:g}deg"
+        row = {"auc": summary.get(f"auc_{key}"), "sensitivity_pct": summary.get(f"sensitivity_{key}_pct"),
+               "specificity_pct": summary.get(f"specificity_{key}_pct"),
+               "ppotsi_auc": summary.get(f"ppotsi_auc_predicted_{key}")}
+        rows[key] = {k: v for k, v in row.items() if v is not None and np.isfinite(v)}
+    return ({k: v for k, v in angle.items() if v is not None and np.isfinite(v)},
+            {k: v for k, v in rows.items() if v})

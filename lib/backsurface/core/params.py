@@ -202,6 +202,7 @@ class Evaluate(_Section):
     curve_max_mm: float = Field(gt=0.0, le=1000.0)  # PCK curve and its AUC over [0, curve_max_mm]
     bootstrap: int = Field(ge=10, le=100000)  # resamples of subjects for the 95% CIs
     worst_cases: int = Field(ge=0, le=20)  # test frames with the largest errors shown in Figure 11
+    flip_test: bool  # every model's outputs averaged with its mirrored input's (test-time flip, left/right swapped)
 
 
 class Leakage(_Section):
@@ -212,6 +213,7 @@ class Leakage(_Section):
     width: int = Field(ge=4, le=512)
     feature_channels: int = Field(ge=4, le=512)
     epochs: int = Field(ge=1, le=1000)
+    learning_rate: Rate | None  # peak rate of the small model; null: the backbone's train.learning_rate
 
 
 class Clinical(_Section):
@@ -303,6 +305,8 @@ class Params(_Section):
                             f"({n // 2}) can be test subjects")
         for key in ("learning_rate", "lr_schedule"):
             value = getattr(self.train, key)
+            if key == "learning_rate" and self.leakage.learning_rate is not None:
+                continue
             if isinstance(value, dict) and self.leakage.backbone not in value:
                 problems.append(f"train.{key} names nothing for {self.leakage.backbone}, the leakage "
                                 f"experiment's backbone")

@@ -125,15 +125,16 @@ def metrics_json(scores: dict[str, dict[str, dict]]) -> dict:
                      for bb, g in by_backbone.items()} for cohort, by_backbone in scores.items()}
 
 
-def generalise_headline(summary: dict, best: str, reference_mm: float) -> dict[str, float]:
-    """The headline of :func:`metrics_json`: the best backbone's in-plane mean per cohort, and the largest ratio to
-    its test split's ``reference_mm``."""
-    by = {c: v[best]["inplane_mre_mm"] for c, v in summary.items() if best in v}
-    finite = [v for v in by.values() if np.isfinite(v)]
-    out = {f"{c}_inplane_mm": v for c, v in by.items() if np.isfinite(v)}
-    if finite:
-        out["worst_to_test_ratio"] = max(finite) / reference_mm
-    return out
+def generalise_headline(summary: dict, best: str, reference_mm: float) -> dict[str, dict[str, float]]:
+    """The headline rows of :func:`metrics_json`, one per cohort: the best backbone's in-plane mean over the cohort's
+    frames and its ratio to that backbone's test-split mean ``reference_mm`` (a cohort where it found no frame has
+    no row)."""
+    rows = {}
+    for cohort, by_backbone in summary.items():
+        mm = by_backbone.get(best, {}).get("inplane_mre_mm", float("nan"))
+        if np.isfinite(mm):
+            rows[cohort] = {"inplane_mm": mm, "to_test_ratio": mm / reference_mm}
+    return rows
 
 
 def generalise_paragraph(table: pd.DataFrame, best: str, limit: float = 1.5) -> str:

@@ -295,12 +295,15 @@ def metrics_summary(scores: dict[tuple[str, str], dict], curves: dict[str, tuple
     return summary
 
 
-def evaluation_headline(summary: dict, backbones) -> dict[str, float]:
-    """The headline of :func:`metrics_summary` (test split): every backbone's in-plane mean, and for the best one the
-    share within 10 mm, PCK and PDJ; the measurement floor's surface error."""
-    best = summary[summary["best_backbone"]]["test"]
-    out = {f"{bb}_inplane_mm": summary[bb]["test"]["inplane_mre_mm"] for bb in backbones}
-    out |= {"best_sdr10mm_pct": best["inplane_sdr_10mm_pct"], "best_pck_pct": best["pck"], "best_pdj_pct": best["pdj"]}
+def evaluation_headline(summary: dict, backbones) -> dict[str, dict[str, float]]:
+    """The headline rows of :func:`metrics_summary`, test split: per backbone its in-plane mean, share within 10 mm,
+    surface error, PCK and PDJ; under ``labels_floor`` the measurement floor's in-plane and surface error."""
+    rows = {}
+    for bb in backbones:
+        t = summary[bb]["test"]
+        rows[bb] = {"inplane_mm": t["inplane_mre_mm"], "sdr10mm_pct": t["inplane_sdr_10mm_pct"],
+                    "surface_mm": t["surface_mre_mm"], "pck_pct": t["pck"], "pdj_pct": t["pdj"]}
     if "labels_floor" in summary:
-        out["floor_surface_mm"] = summary["labels_floor"]["test"]["surface_mre_mm"]
-    return out
+        floor = summary["labels_floor"]["test"]
+        rows["labels_floor"] = {"inplane_mm": floor["inplane_mre_mm"], "surface_mm": floor["surface_mre_mm"]}
+    return rows

@@ -21,6 +21,10 @@ from backsurface.core.atomic import write_json, write_text
 
 PAGE, SOURCES = "README.md", "README.sources.json"
 LANDMARKS = ("VP", "NC", "LSH", "RSH", "LS", "RS", "LW", "RW", "LPSIS", "RPSIS")
+OWN_NOTEBOOK = "front_page/08_front_page.ipynb"
+"""This page's own executed notebook, under reports/ (tools/stage writes it outside ``notebooks/``, which the
+stage reads)."""
+
 NOTEBOOKS = {  # executed notebook (stem prefix) → what it reproduces
     "01_acquire": "the recordings and their landmarks (paper Sec. 3-4, Fig. 1)",
     "02_preprocess": "background removal and normalisation (paper Sec. 5, eq. 1, Fig. 2-3)",
@@ -105,7 +109,7 @@ def _run_time(s: Sources, reports: Path) -> list[str]:
     parts = []
     for nb in sorted((reports / "notebooks").glob("*.ipynb")):
         rel = f"notebooks/{nb.name}"
-        if nb.stem != "08_front_page" and s.has(rel, "metadata", "papermill", "duration") and isinstance(
+        if s.has(rel, "metadata", "papermill", "duration") and isinstance(
                 s.value(rel, "metadata", "papermill", "duration"), int | float):
             parts.append((rel, ["metadata", "papermill", "duration"]))
     if not parts:
@@ -132,7 +136,7 @@ def _section_data(s: Sources) -> list[str]:
             f"below).", ""]
 
 
-def _section_method(s: Sources, backbones: list[str]) -> list[str]:
+def _section_method(s: Sources, backbones: list[str], flip_test: bool = False) -> list[str]:
     rows = ["| backbone | input (px) | stages | width | epochs | learning rate | schedule | weights | parameters | "
             "training (min) | images/s |", "|:--|--:|--:|--:|--:|--:|:--|:--|--:|--:|--:|"]
     for bb in backbones:
@@ -146,8 +150,10 @@ def _section_method(s: Sources, backbones: list[str]) -> list[str]:
     return ["## The method", "",
             "The paper's OpenPose-style network: a backbone cut at an output stride of eight, then stages of two "
             "branches (landmark heatmaps and part affinity fields), each refining the last; the whole frame "
-            "letterboxed into a square input, decoded to sub-pixel landmarks. Per backbone, as trained in this run:",
-            "", *rows, ""]
+            "letterboxed into a square input, decoded to sub-pixel landmarks"
+            + (" (every evaluation averages each image's outputs with those of its mirror image, left and right "
+               "swapped back: the test-time flip, `evaluate.flip_test`)" if flip_test else "")
+            + ". Per backbone, as trained in this run:", "", *rows, ""]
 
 
 def _minutes(s: Sources, m: str) -> str:
@@ -289,21 +295,23 @@ LIMITATIONS = ["## Limitations", "",
 
 def _section_notebooks(reports: Path) -> list[str]:
     folder = reports / "notebooks"
-    found = sorted(p for p in folder.glob("*.ipynb") if p.stem != "08_front_page") if folder.is_dir() else []
-    if found:  # this page's own notebook is written by the run that writes the page
-        found.append(folder / "08_front_page.ipynb")
+    found = [f"notebooks/{p.name}" for p in sorted(folder.glob("*.ipynb"))] if folder.is_dir() else []
+    if found:  # this page's own notebook is written by the run that writes the page, outside the folder it reads
+        found.append(OWN_NOTEBOOK)
     lines = ["## The executed notebooks", ""]
-    for nb in found:
-        what = next((v for k, v in NOTEBOOKS.items() if nb.stem == k or nb.stem.startswith(k + "_")), "")
-        lines.append(f"- [`{nb.name}`](notebooks/{nb.name}){': ' + what if what else ''}")
+    for rel in found:
+        stem = Path(rel).stem
+        what = next((v for k, v in NOTEBOOKS.items() if stem == k or stem.startswith(k + "_")), "")
+        lines.append(f"- [`{Path(rel).name}`]({rel}){': ' + what if what else ''}")
     if not found:
         lines.append("*(no executed notebooks in this run's reports)*")
     return [*lines, ""]
 
 
 def build(reports: str | Path, backbones: list[str], root: str | Path | None = None,
-          profile: str = "params.yaml") -> tuple[str, dict]:
-    """The page (Markdown) and its record of sources, from the reports folder of one run."""
+          profile: str = "params.yaml", flip_test: bool = False) -> tuple[str, dict]:
+    """The page (Markdown) and its record of sources, from the reports folder of one run (``flip_test``: the run's
+    ``evaluate.flip_test``, which the method says)."""
     reports = Path(reports)
     s = Sources(reports)
     header = ["# Back-surface landmarks from depth images: what this study found", "",
@@ -314,7 +322,7 @@ def build(reports: str | Path, backbones: list[str], root: str | Path | None = N
               f"to the dimples of the pelvis) and asks what a clinician would: how many millimetres, on whom, and "
               f"whether a curve of the spine can be screened from them.", ""]
     header += _run_time(s, reports)
-    body = [*header, *_section_data(s), *_section_method(s, backbones), *_section_paper(s),
+    body = [*header, *_section_data(s), *_section_method(s, backbones, flip_test), *_section_paper(s),
             *_section_mm(s, backbones), *_section_leakage(s), *_section_generalise(s, backbones),
             *_section_clinical(s), *LIMITATIONS, *_section_notebooks(reports)]
     page = "\n".join(body).rstrip("\n") + "\n"
@@ -322,10 +330,10 @@ def build(reports: str | Path, backbones: list[str], root: str | Path | None = N
 
 
 def write(reports: str | Path, backbones: list[str], root: str | Path | None = None,
-          profile: str = "params.yaml") -> Path:
+          profile: str = "params.yaml", flip_test: bool = False) -> Path:
     """Write ``reports/README.md`` and ``reports/README.sources.json``, each whole or not at all."""
     reports = Path(reports)
-    page, sources = build(reports, backbones, root, profile)
+    page, sources = build(reports, backbones, root, profile, flip_test)
     write_json(reports / SOURCES, sources)
     return write_text(reports / PAGE, page)
 

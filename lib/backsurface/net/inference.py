@@ -1,9 +1,10 @@
 """Running a trained network on normalised depth images: Keras, or ONNX Runtime on an exported file.
 
 Every runner is a callable ``images (N, S, S) → (heatmaps, pafs)`` of the last stage; :func:`stage_outputs`
-gives every stage's outputs of a Keras model (the figures show them).  :func:`open_model` opens a ``.keras``
-or ``.onnx`` file with the label codec saved beside it.  The predictor, the evaluation and the notebooks all
-run models through this module.
+gives every stage's outputs of a Keras model (the figures show them).  :class:`FlipTest` wraps a runner in the
+test-time flip; :func:`final_outputs` gives the figures' stages and the evaluation's last stage together.
+:func:`open_model` opens a ``.keras`` or ``.onnx`` file with the label codec saved beside it.  The predictor, the
+evaluation and the notebooks all run models through this module.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from backsurface.codec import mirror
 from backsurface.codec.encode import N_HEATMAP_CHANNELS, N_PAF_CHANNELS
 from backsurface.codec.label_codec import CodecError, LabelCodec
 from backsurface.net import model_file
@@ -75,9 +77,45 @@ class OnnxRunner:
         return out["heatmaps"], out["pafs"]
 
 
-def open_model(path: str | Path, batch_size: int = BATCH_SIZE) -> tuple[KerasRunner | OnnxRunner, LabelCodec]:
-    """A runner for a ``.keras`` or ``.onnx`` file and the codec saved beside it."""
-    path = Path(path)
+class FlipTest:
+    """Test-time flip around any runner: each image's outputs averaged with those of its mirror image mapped back
+    (:mod:`backsurface.codec.mirror`); twice the inference cost."""
+
+    def __init__(self, runner: KerasRunner | OnnxRunner):
+        self.runner = runner
+        self.input_size = runner.input_size
+
+    def __call__(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.average(self.runner(images), images)
+
+    def average(self, outputs: tuple[np.ndarray, np.ndarray], images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``outputs``: the runner's outputs for ``images``, already computed (the evaluation has every stage's)."""
+        return mirror.average(outputs, self.runner(mirror.mirror_images(images)))
+
+
+Runner = KerasRunner | OnnxRunner | FlipTest
+
+
+def final_outputs(model: keras.Model, images: np.ndarray, flip_test: bool,
+                  batch_size: int = BATCH_SIZE) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
+    """Every stage's outputs of a Keras model (for the figures) and the last stage's heatmaps and affinity fields
+    that the evaluation decodes: averaged with the mirror image's when ``flip_test``."""
+    stages = stage_outputs(model, images, batch_size)
+    last = (stages[-2], stages[-1])
+    if flip_test:
+        last = FlipTest(KerasRunner(model, batch_size)).average(last, images)
+    return stages, last[0], last[1]
+
+
+def open_model(path: str | Path, batch_size: int = BATCH_SIZE,
+               flip_test: bool = False) -> tuple[Runner, LabelCodec]:
+    """A runner for a ``.keras`` or ``.onnx`` file and the codec saved beside it (``flip_test``: wrapped in
+    :class:`FlipTest`)."""
+    runner, codec = _open(Path(path), batch_size)
+    return (FlipTest(runner) if flip_test else runner), codec
+
+
+def _open(path: Path, batch_size: int) -> tuple[KerasRunner | OnnxRunner, LabelCodec]:
     if path.suffix == ".onnx":
         runner = OnnxRunner(path)
         try:

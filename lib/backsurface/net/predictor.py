@@ -19,7 +19,7 @@ from backsurface.core import camera, contract
 from backsurface.core.landmarks import index
 from backsurface.data.preprocess import PreprocessError
 from backsurface.data.surface import SILHOUETTE_WINDOW, points_3d
-from backsurface.net.inference import KerasRunner, OnnxRunner, open_model
+from backsurface.net.inference import Runner, open_model
 
 VP, NC = index("VP"), index("NC")
 
@@ -40,14 +40,15 @@ class Prediction:
 class Predictor:
     """Raw frames → landmarks with one model and the codec it was trained with."""
 
-    def __init__(self, runner: KerasRunner | OnnxRunner, codec: LabelCodec):
+    def __init__(self, runner: Runner, codec: LabelCodec):
         self.runner = runner
         self.codec = codec
 
     @classmethod
-    def from_file(cls, path: str | Path, batch_size: int = 8) -> Predictor:
-        """A ``.keras`` model or an exported ``.onnx`` file, with the codec saved beside it."""
-        return cls(*open_model(path, batch_size))
+    def from_file(cls, path: str | Path, batch_size: int = 8, flip_test: bool = False) -> Predictor:
+        """A ``.keras`` model or an exported ``.onnx`` file, with the codec saved beside it (``flip_test``: each
+        frame's outputs averaged with its mirror image's, as the evaluation does with ``evaluate.flip_test``)."""
+        return cls(*open_model(path, batch_size, flip_test))
 
     @property
     def input_size(self) -> int:

@@ -78,12 +78,14 @@ class TrainConfig:
 
     @classmethod
     def for_leakage(cls, params) -> TrainConfig:
-        """The split-leakage experiment's small model: ``leakage`` section, the study's optimiser and weights."""
+        """The split-leakage experiment's small model: ``leakage`` section, the study's optimiser and weights (its
+        own peak rate where ``leakage.learning_rate`` sets one)."""
         lk, t = params.leakage, params.train
         return cls(backbone=lk.backbone, input_size=params.preprocess.input_size, stages=lk.stages, width=lk.width,
                    refine_kernel=t.refine_kernel, feature_channels=lk.feature_channels, weights=t.weights,
                    weights_dir=t.weights_dir, epochs=lk.epochs, batch_size=t.batch_size,
-                   learning_rate=t.rate_of(lk.backbone), lr_schedule=t.schedule_of(lk.backbone),
+                   learning_rate=lk.learning_rate if lk.learning_rate is not None else t.rate_of(lk.backbone),
+                   lr_schedule=t.schedule_of(lk.backbone),
                    warmup_epochs=min(t.warmup_epochs, lk.epochs - 1) if t.schedule_of(lk.backbone) == "cosine" else 0,
                    seed=params.seed, strategy=t.strategy)
 
@@ -206,7 +208,9 @@ def build(config: TrainConfig, strategy: tf.distribute.Strategy, steps_per_epoch
     return model, optimizer, label
 
 
-def train_step_fn(model, optimizer, strategy, batch_size: int):
+def train_step_fn(model, optimizer, strategy, batch_size: int, jit_compile: bool = False):
+    """One optimiser step over a batch, traced once; ``jit_compile`` compiles it with XLA."""
+
     def replica_step(images, heatmaps, pafs, masks):
         with tf.GradientTape() as tape:
             outputs = model(images, training=True)
@@ -216,7 +220,7 @@ def train_step_fn(model, optimizer, strategy, batch_size: int):
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return tf.reduce_sum(per_example, axis=0)
 
-    @tf.function
+    @tf.function(jit_compile=jit_compile or None)
     def step(batch):
         per = strategy.run(replica_step, args=batch)
         return strategy.reduce(tf.distribute.ReduceOp.SUM, per, axis=None)
@@ -314,13 +318,13 @@ def summary(config: TrainConfig, result: TrainResult, n_images: int) -> dict:
 
 
 def training_headline(summary: dict) -> dict[str, float]:
-    """The headline of :func:`summary`: the last epoch's loss, its ratio to the first's, the throughput, the time and
-    the worst branch's share of its image-independent baseline (:mod:`backsurface.net.health`)."""
-    out = {"last_epoch_loss": summary["last_epoch_loss"],
-           "loss_last_to_first_ratio": summary["loss_ratio_last_to_first"],
-           "train_images_per_s": summary["train_images_per_second"], "train_time_s": summary["train_seconds"]}
+    """The headline of :func:`summary`: the last epoch's loss (``last_loss``), its ratio to the first's, the
+    throughput, the training time and the worst branch's share of its image-independent baseline
+    (:mod:`backsurface.net.health`)."""
+    out = {"last_loss": summary["last_epoch_loss"], "loss_ratio": summary["loss_ratio_last_to_first"],
+           "images_per_s": summary["train_images_per_second"], "time_s": summary["train_seconds"]}
     if summary.get("health"):
-        out["worst_branch_share"] = max(summary["health"].values())
+        out["worst_share"] = max(summary["health"].values())
     return out
 
 
