@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
     (["run", "x", "-S", "train.epochs"], "expected train.KEY=VALUE"),
     (["run", "x", "-S", "augment.shift_px=4"], "augment.shift_px is not one of the random copies' keys"),
     (["run", "x", "-S", "augment.hflip=maybe"], "augment.hflip: Input should be a valid boolean"),
+    (["run", "x", "-S", "augment.hflip=true"], "-S augment.*: makes no copies (copies 0, hflip True"),
 ])
 def test_bad_ablation_requests_are_one_line_and_exit_2(args, message, tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "tools" / "ablate.py"), *args], capture_output=True, text=True,

@@ -156,7 +156,7 @@ def test_the_report_command_end_to_end_on_a_frame_it_renders(tiny, synthetic, tm
 
 
 @pytest.mark.parametrize("case", ["missing reference", "output is the frame", "wrong suffix", "corrupt frame",
-                                  "reference of another model", "card not an object"])
+                                  "reference of another model", "card not an object", "flip against the reference"])
 def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path, capsys, case):
     from backsurface.__main__ import main
     from backsurface.core import camera, contract
@@ -180,13 +180,17 @@ def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path,
         card = card_path(tiny)
         saved = card.read_text()
         card.write_text("[1, 2]")
+    flags = ["--no-flip-test"] if case == "flip against the reference" else []
+    if flags:
+        ref = Reference(**{**vars(_reference()), "flip_test": True}).save(tmp_path / "reference.json")
     before = sorted(p.name for p in tmp_path.iterdir())
-    rc = main(["report", str(frame), "--model", str(tiny), "--out", str(out), "--reference", str(ref)])
+    rc = main(["report", str(frame), "--model", str(tiny), "--out", str(out), "--reference", str(ref), *flags])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and err.startswith("error: ")
     assert {"missing reference": "absent.json", "output is the frame": "F1.png", "wrong suffix": "r.txt",
             "corrupt frame": "F1.png", "reference of another model": "tuned on 'vgg19'",
-            "card not an object": "model.card.json"}[case] in err
+            "card not an object": "model.card.json",
+            "flip against the reference": "tuned on landmarks predicted with the test-time flip"}[case] in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     if case == "card not an object":
         card.write_text(saved)
@@ -266,6 +270,15 @@ def test_a_reference_keeps_its_angle_model_and_an_older_file_reads_without_one(t
     del old["angle_model"]
     (tmp_path / "old.json").write_text(json.dumps(old))
     assert Reference.load(tmp_path / "old.json").angle_model is None
+    flipped = Reference(**{**vars(ref), "flip_test": True})
+    assert Reference.load(flipped.save(tmp_path / "flip.json")).flip_test is True
+    before_flip = flipped.to_dict() | {"format": 2}
+    del before_flip["flip_test"]
+    (tmp_path / "v2.json").write_text(json.dumps(before_flip))
+    assert Reference.load(tmp_path / "v2.json").flip_test is False  # format 2 predates the flip: tuned without it
+    (tmp_path / "flip_bad.json").write_text(json.dumps(flipped.to_dict() | {"flip_test": "yes"}))
+    with pytest.raises(ReferenceError, match="flip_bad.json: not a clinical reference .*flip_test must be true"):
+        Reference.load(tmp_path / "flip_bad.json")
     bad = ref.to_dict()
     bad["angle_model"]["names"] = ["rib_hump_mm"]
     (tmp_path / "bad.json").write_text(json.dumps(bad))

@@ -104,3 +104,46 @@ def test_pck_and_roc_tables_and_their_csv(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(path), roc)
     with pytest.raises(ValueError, match="one length"):
         plot_data.roc_table(np.zeros(3), np.zeros(2))
+
+
+def test_each_stage_headline_has_its_rows_and_a_unit_in_every_key():
+    from backsurface.clinical.cohort import clinical_headline
+    from backsurface.evaluation.generalise import generalise_headline
+    from backsurface.evaluation.leakage import leakage_headline
+    from backsurface.evaluation.scoring import evaluation_headline
+    from backsurface.net.train import training_headline
+
+    test = {"inplane_mre_mm": 12.2, "inplane_sdr_10mm_pct": 49.8, "surface_mre_mm": 15.5, "pck": 99.6, "pdj": 99.6}
+    summary = {"vgg19": {"test": test | {"inplane_mre_mm": 13.0}}, "resnet50": {"test": test},
+               "labels_floor": {"test": {"inplane_mre_mm": 0.0, "surface_mre_mm": 0.0}}, "best_backbone": "resnet50"}
+    rows = evaluation_headline(summary, ["vgg19", "resnet50"])
+    assert list(rows) == ["vgg19", "resnet50", "labels_floor"] and rows["vgg19"]["inplane_mm"] == 13.0
+    assert rows["labels_floor"] == {"inplane_mm": 0.0, "surface_mm": 0.0}
+
+    cohorts = {"older": {"resnet50": {"inplane_mre_mm": 18.3, "found_pct": 100.0}},
+               "far": {"resnet50": {"inplane_mre_mm": float("nan"), "found_pct": 0.0}}}
+    rows = generalise_headline(cohorts, "resnet50", 12.2)
+    assert rows["older"] == {"found_pct": 100.0, "inplane_mm": 18.3, "to_test_ratio": pytest.approx(1.5)}
+    assert rows["far"] == {"found_pct": 0.0}  # nobody found: the row says so instead of vanishing
+
+    table = pd.DataFrame([{"protocol": "subject", "test in-plane error mm": 18.0, "train in-plane error mm": 18.4,
+                           "share_leaked_%": 0.0},
+                          {"protocol": "image", "test in-plane error mm": 18.5, "train in-plane error mm": 18.0,
+                           "share_leaked_%": 100.0}])
+    rows = leakage_headline(table)
+    assert rows["image_split"] == {"inplane_mm": 18.5, "train_inplane_mm": 18.0, "leaked_pct": 100.0}
+
+    clin = {"angle_mae_deg": 3.9, "angle_rmse_deg": 5.5, "angle_r": 0.91, "angle_mae_deg_true_landmarks": 3.3,
+            "shoulder_obliquity_r_predicted": -0.85, "screening_deg": [10.0, 20.0],
+            "positive_10deg_pct": 56.0, "auc_10deg": 0.98, "sensitivity_10deg_pct": 86.0,
+            "specificity_10deg_pct": 98.0, "positive_20deg_pct": 0.0, "auc_20deg": float("nan")}
+    angle, rows = clinical_headline(clin)
+    assert angle["angle_mae_true_deg"] == 3.3 and angle["shoulder_r"] == -0.85
+    assert rows["10deg"] == {"positive_pct": 56.0, "auc": 0.98, "sensitivity_pct": 86.0, "specificity_pct": 98.0}
+    assert rows["20deg"] == {"positive_pct": 0.0}  # one class: no AUC, and the row says why
+
+    train = training_headline({"last_epoch_loss": 5.0, "loss_ratio_last_to_first": 0.01,
+                               "train_images_per_second": 3.8, "train_seconds": 1575.0, "health": {"s1": 0.04}})
+    assert train == {"last_loss": 5.0, "loss_ratio": 0.01, "images_per_s": 3.8, "time_s": 1575.0, "worst_share": 0.04}
+    for row in [*evaluation_headline(summary, ["vgg19"]).values(), angle, *rows.values(), train]:
+        headline.headline(row)  # every key names its unit

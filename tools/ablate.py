@@ -77,10 +77,22 @@ def _split(changes: dict[str, object]) -> tuple[dict[str, object], dict[str, obj
 
 
 def study_params(changes: dict[str, object]):
-    """params.yaml with the changes merged in, validated like any profile."""
+    """params.yaml with the changes merged in, validated like any profile.  A run that changes ``augment.*`` must
+    make copies (``copies`` > 0 with at least one kind on), and only on a study whose labels hold none yet."""
     train, aug = _split(changes)
-    data = deep_merge(read_yaml(ROOT / "params.yaml"), {"train": train, "augment": aug})
-    return validate(data, source="params.yaml + -S" if changes else "params.yaml")
+    study = read_yaml(ROOT / "params.yaml")
+    params = validate(deep_merge(study, {"train": train, "augment": aug}),
+                      source="params.yaml + -S" if changes else "params.yaml")
+    if aug:
+        a = params.augment
+        if study.get("augment", {}).get("copies", 0):
+            raise AblationError("-S augment.*: params.yaml already makes random copies (augment.copies > 0), so the "
+                                "labels on disk hold them; vary them with `dvc exp run -S augment.…` instead")
+        if not (a.copies and (a.hflip or a.rotate_deg or a.scale or a.depth_noise)):
+            raise AblationError(f"-S augment.*: makes no copies (copies {a.copies}, hflip {a.hflip}, rotate_deg "
+                                f"{a.rotate_deg:g}, scale {a.scale:g}, depth_noise {a.depth_noise:g}): the run would "
+                                f"be the committed default")
+    return params
 
 
 def training_data(params, codec, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

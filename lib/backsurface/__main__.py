@@ -1,11 +1,15 @@
 """Command line of the study's library.
 
     python -m backsurface predict DEPTH.png [DEPTH.png ...] --model artifacts/models/resnet152/model.keras \\
-        --out landmarks.json [--overlay overlay.png]
+        --out landmarks.json [--overlay overlay.png] [--no-flip-test]
     python -m backsurface export --model artifacts/models/resnet152/model.keras --onnx model.onnx \\
         [--savedmodel saved_model/]
     python -m backsurface report DEPTH.png --model artifacts/models/resnet50/model.keras --out report.pdf \\
-        [--out report.html] [--reference reports/clinical/reference.json]
+        [--out report.html] [--reference reports/clinical/reference.json] [--flip-test | --no-flip-test]
+
+Both run the model with the test-time flip (each frame's outputs averaged with its mirror image's, as the study's
+evaluation does with ``evaluate.flip_test``) unless told otherwise; ``report`` follows the reference, whose
+calibration and cut-offs were tuned on landmarks predicted one way or the other, and refuses the other way.
 
 ``predict`` writes the paper's annotation format (raw 512×424 pixel landmarks, -1 for a landmark it could
 not place) with confidences, link scores, 3D points and the posture indices of :mod:`backsurface.clinical`
@@ -180,7 +184,13 @@ def report(args) -> int:
                              f"{reference.backbone!r} landmarks (calibration and cut-offs); use that model or its "
                              f"own reference")
         depth = contract.read_depth(args.depth).astype(float)
-        predictor = Predictor.from_file(args.model, flip_test=args.flip_test)
+        flip = reference.flip_test if args.flip_test is None else args.flip_test
+        if flip != reference.flip_test:
+            raise ReferenceError(f"{reference_path} was tuned on landmarks predicted "
+                                 f"{'with' if reference.flip_test else 'without'} the test-time flip; drop "
+                                 f"--{'no-' if reference.flip_test else ''}flip-test or use a reference tuned "
+                                 f"{'without' if reference.flip_test else 'with'} it")
+        predictor = Predictor.from_file(args.model, flip_test=flip)
         p = predictor.predict({frame_id: depth})[frame_id]
     except (contract.ContractError, OutputError, ModelError, CodecError, PreprocessError, ReferenceError,
             OSError) as exc:
@@ -267,7 +277,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", required=True, action="append", help="report to write: .pdf or .html (repeatable)")
     r.add_argument("--reference", help=f"the clinical stage's reference file (default: {DEFAULT_REFERENCE} of the "
                                        f"project)")
-    r.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True, help=FLIP_HELP)
+    r.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=None,
+                   help="average the frame's outputs with its mirror image's; default: as the reference's landmarks "
+                        "were predicted (the clinical stage's evaluate.flip_test); the other choice is refused")
     r.set_defaults(func=report)
     args = ap.parse_args(argv)
     if args.command == "export" and not (args.onnx or args.savedmodel):

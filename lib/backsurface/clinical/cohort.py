@@ -251,6 +251,7 @@ def clinical_summary(backbone: str, n_subjects: int, n_tuning: int, angle: pd.Da
         out[f"auc_{key}"] = float(best["auc"])
         out[f"auc_{key}_ci"] = [float(best["auc_ci_low"]), float(best["auc_ci_high"])]
         out["auc_index"][key] = str(best["score"])
+        out[f"positive_{key}_pct"] = 100.0 * float(best["positives"]) / float(best["n"]) if best["n"] else float("nan")
         out[f"sensitivity_{key}_pct"], out[f"specificity_{key}_pct"] = float(best["sensitivity"]), float(
             best["specificity"])
         ppotsi = rows[rows["score"] == "ppotsi"]
@@ -283,9 +284,9 @@ def clinical_headline(summary: dict) -> tuple[dict[str, float], dict[str, dict[s
     rows = {}
     for t in summary["screening_deg"]:
         key = f"{t:g}deg"
-        row = {"auc": summary.get(f"auc_{key}"), "sensitivity_pct": summary.get(f"sensitivity_{key}_pct"),
+        row = {"positive_pct": summary.get(f"positive_{key}_pct"), "auc": summary.get(f"auc_{key}"),
+               "sensitivity_pct": summary.get(f"sensitivity_{key}_pct"),
                "specificity_pct": summary.get(f"specificity_{key}_pct"),
                "ppotsi_auc": summary.get(f"ppotsi_auc_predicted_{key}")}
         rows[key] = {k: v for k, v in row.items() if v is not None and np.isfinite(v)}
-    return ({k: v for k, v in angle.items() if v is not None and np.isfinite(v)},
-            {k: v for k, v in rows.items() if v})
+    return {k: v for k, v in angle.items() if v is not None and np.isfinite(v)}, rows

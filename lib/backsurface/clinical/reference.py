@@ -3,9 +3,10 @@
 A :class:`Reference` holds the healthy 95% range of every index (the study cohort, true landmarks), the
 curve-angle :class:`~backsurface.clinical.curve.Calibration` and the major-angle
 :class:`~backsurface.clinical.angle_model.AngleModel` fitted on the tuning cohort, and the screening cut-offs
-chosen there (format 1 files, without the model, are read with none).  It is a small JSON file
-(``reports/clinical/reference.json``), written whole or not at all and read strictly: a file that is not one gives
-one error naming it.
+chosen there (format 1 files, without the model, are read with none), and whether the landmarks they were tuned
+on came with the test-time flip (``flip_test``; format 1 and 2 files predate it and were tuned without).  It is a
+small JSON file (``reports/clinical/reference.json``), written whole or not at all and read strictly: a file that
+is not one gives one error naming it.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from backsurface.clinical.angle_model import AngleModel
 from backsurface.clinical.curve import Calibration
 from backsurface.core.atomic import write_json
 
-FORMAT = 2
-FORMATS = (1, 2)  # 1: before the angle model
+FORMAT = 3
+FORMATS = (1, 2, 3)  # 1: before the angle model; 2: before flip_test
 CUTOFF_KEY = re.compile(r"curve_deg>\d+(\.\d+)?")
 
 
@@ -37,12 +38,14 @@ class Reference:
     backbone: str  # the model whose landmarks the calibration and cut-offs were tuned on
     provenance: str  # where the numbers come from (cohorts, sizes)
     angle_model: AngleModel | None = None  # the major curve angle from the surface signs (None: max of the kinds)
+    flip_test: bool = False  # the tuning landmarks were predicted with the test-time flip (evaluate.flip_test)
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "ranges": {k: list(v) for k, v in self.ranges.items()},
                 "calibration": self.calibration.to_dict(), "cutoffs": self.cutoffs, "backbone": self.backbone,
                 "provenance": self.provenance,
-                "angle_model": None if self.angle_model is None else self.angle_model.to_dict()}
+                "angle_model": None if self.angle_model is None else self.angle_model.to_dict(),
+                "flip_test": self.flip_test}
 
     def save(self, path: str | Path) -> Path:
         write_json(path, self.to_dict())
@@ -69,8 +72,11 @@ class Reference:
             if bad:
                 raise ValueError(f"cut-off {bad[0]!r}: keys are 'curve_deg>N' with a finite angle")
             model = d.get("angle_model") if d["format"] >= 2 else None
+            flip = d["flip_test"] if d["format"] >= 3 else False
+            if not isinstance(flip, bool):
+                raise ValueError(f"flip_test must be true or false, got {flip!r}")
             ref = cls(ranges, Calibration.from_dict(d["calibration"], str(path)), cutoffs, str(d["backbone"]),
-                      str(d["provenance"]), None if model is None else AngleModel.from_dict(model, str(path)))
+                      str(d["provenance"]), None if model is None else AngleModel.from_dict(model, str(path)), flip)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ReferenceError(f"{path}: not a clinical reference ({' '.join(str(exc).split())})") from None
         if not all(math.isfinite(x) for v in ranges.values() for x in v):

@@ -126,14 +126,17 @@ def metrics_json(scores: dict[str, dict[str, dict]]) -> dict:
 
 
 def generalise_headline(summary: dict, best: str, reference_mm: float) -> dict[str, dict[str, float]]:
-    """The headline rows of :func:`metrics_json`, one per cohort: the best backbone's in-plane mean over the cohort's
-    frames and its ratio to that backbone's test-split mean ``reference_mm`` (a cohort where it found no frame has
-    no row)."""
+    """The headline rows of :func:`metrics_json`, one per cohort: the share of the cohort's frames where the best
+    backbone found the subject, and over those its in-plane mean and the ratio to that backbone's test-split mean
+    ``reference_mm`` (absent where it found none: the row still says 0 % found)."""
     rows = {}
     for cohort, by_backbone in summary.items():
-        mm = by_backbone.get(best, {}).get("inplane_mre_mm", float("nan"))
+        g = by_backbone.get(best, {})
+        row = {"found_pct": g.get("found_pct", 0.0)}
+        mm = g.get("inplane_mre_mm", float("nan"))
         if np.isfinite(mm):
-            rows[cohort] = {"inplane_mm": mm, "to_test_ratio": mm / reference_mm}
+            row |= {"inplane_mm": mm, "to_test_ratio": mm / reference_mm}
+        rows[cohort] = row
     return rows
 
 
