@@ -128,3 +128,26 @@ def test_the_method_says_whether_the_run_used_the_test_time_flip(reports, tmp_pa
     front_page.write(reports, BACKBONES, tmp_path, flip_test=True)
     method = (reports / "README.md").read_text().split("## The method")[1].split("##")[0]
     assert "test-time flip, `evaluate.flip_test`" in method and front_page.check(reports) == []
+
+
+def test_the_commit_marker_counts_code_changes_not_the_reports_being_written(tmp_path):
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True,
+                       env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t",
+                            "GIT_COMMITTER_EMAIL": "t@t", "PATH": "/usr/bin:/bin"})
+
+    git("init", "-q")
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "a.py").write_text("x = 1\n")
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "README.md").write_text("old page\n")
+    git("add", "-A")
+    git("commit", "-qm", "c")
+    clean = front_page._commit(tmp_path)
+    assert len(clean) == 12 and not clean.endswith("-dirty")
+    (tmp_path / "reports" / "README.md").unlink()  # DVC removes the page before the stage writes it again
+    assert front_page._commit(tmp_path) == clean
+    (tmp_path / "lib" / "a.py").write_text("x = 2\n")
+    assert front_page._commit(tmp_path) == clean + "-dirty"

@@ -89,13 +89,21 @@ def _figure(reports: Path, rel: str, alt: str) -> str:
     return f"![{alt}]({rel})" if (reports / rel).is_file() else f"*({rel} was not produced by this run)*"
 
 
+CODE_PATHS = ("lib", "notebooks", "tools", "params.yaml", "dvc.yaml", "profiles", "pyproject.toml")
+"""What makes a run's code: a change under these, not yet committed, marks the commit ``-dirty``.  The reports the
+run is writing (this page among them: DVC removes a stage's outputs before it runs) do not."""
+
+
 def _commit(root: Path) -> str:
+    """The commit the run's code is at, ``-dirty`` when a file of :data:`CODE_PATHS` differs from it."""
     try:
-        out = subprocess.run(["git", "-C", str(root), "describe", "--always", "--dirty", "--abbrev=12"],
-                             capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"], capture_output=True,
+                              text=True, timeout=20, check=True).stdout.strip()
+        changed = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no", "--",
+                                  *CODE_PATHS], capture_output=True, text=True, timeout=20, check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-    return out or "unknown"
+    return (head + ("-dirty" if changed else "")) if head else "unknown"
 
 
 def _device() -> str:
