@@ -135,3 +135,14 @@ def test_surface_depth_window_ignores_far_pixels():
     d, pts = _frame()
     z = surface_depth(d.astype(float), np.array([[150.0, 60.0]]), 1700.0)
     assert z[0] == 1462.0  # on the box's corner: rows 58-62, body rows 60-62 at 1462 mm; the wall is ignored
+
+
+def test_scoring_keeps_the_frames_and_translations_and_drops_the_random_copies():
+    from backsurface.evaluation.scoring import with_raw_map
+
+    t = np.tile([1.0, 1.0, 0.0, 0.0, 0.0, 0.0], (4, 1))
+    t[[1, 3]] = np.nan
+    data = {"transforms": t, "ids": np.array(["a", "b", "c", "d"]), "images": np.arange(4.0)}
+    kept = with_raw_map(data)
+    assert kept["ids"].tolist() == ["a", "c"] and kept["images"].tolist() == [0.0, 2.0]
+    assert kept["transforms"].shape == (2, 6)

@@ -88,6 +88,14 @@ def test_a_number_that_differs_from_its_file_or_is_typed_by_hand_is_found(report
     assert front_page.unsourced_numbers(reports) == ["42"]
 
 
+def test_a_training_notebook_of_a_backbone_the_run_dropped_is_not_counted(reports, tmp_path):
+    _write(reports / "notebooks/05_train_resnet18.ipynb", {"metadata": {"papermill": {"duration": 6000.0}}})
+    front_page.write(reports, BACKBONES, tmp_path)
+    page = (reports / "README.md").read_text(encoding="utf-8")
+    assert "the executed notebooks took 21 min in all" in page and "05_train_resnet18" not in page
+    assert front_page.check(reports) == []
+
+
 def test_every_link_and_picture_of_the_page_resolves(reports):
     targets = front_page.links(reports)
     assert "figures/evaluate/pck_curve.png" in targets and "notebooks/07_clinical.ipynb" in targets

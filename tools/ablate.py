@@ -1,21 +1,23 @@
-"""Training ablations on the study's labels: one backbone retrained with some ``train.*`` keys changed, scored on
-the train and the test split with the evaluation's in-plane error, so under- and over-fitting show side by side
-(each split scored in one pass and with the test-time flip).
+"""Training ablations on the study's data: one backbone retrained with some keys changed, scored on the train and
+the test split with the evaluation's in-plane error, so under- and over-fitting show side by side (each split scored
+in one pass and with the test-time flip).
 
-    python tools/ablate.py run NAME [-S train.KEY=VALUE ...] [-S augment.KEY=VALUE ...] [--backbone resnet50]
+    python tools/ablate.py run NAME [-S SECTION.KEY=VALUE ...] [--backbone resnet50]
     python tools/ablate.py table [--out reports/ablation/training.md]
 
-``run`` reads params.yaml, applies the ``-S`` changes (YAML values; ``train.*`` keys, and the random training copies
-``augment.{copies,hflip,rotate_deg,scale,depth_noise}``, which are drawn and labelled here and added to the training
-labels on disk; the labels were made with every other key), trains ``--backbone`` on ``artifacts/labels/train.npz``
-(checkpoints under ``build/ablation/NAME``: an interrupted run resumes), and writes
-``reports/ablation/runs/NAME.json``: the changes, the training configuration, the commit, the machine, the training
-time, and per split the in-plane mean (with its subject-bootstrap 95% CI), median, share within 10 mm, mean per
-landmark, and the 3D error. When a run's configuration equals the pipeline model's card (``TrainConfig.same_run``) the
-pipeline's model is scored instead of trained again (same configuration and data: same weights). ``table`` gathers
+``run`` reads params.yaml and applies the ``-S`` changes (YAML values) to ``train``, ``preprocess``, ``augment`` or
+``labels`` keys. A run of training keys only trains on the labels on disk (``artifacts/labels``); a run that changes
+a data key builds its own train and test split from ``artifacts/raw`` with the pipeline's functions (preprocessing,
+the subject split, translations and random copies, labels), so ``-S preprocess.crop=back`` or
+``-S augment.copies=0`` needs no pipeline run. It trains ``--backbone`` (checkpoints under ``build/ablation/NAME``:
+an interrupted run resumes) and writes ``reports/ablation/runs/NAME.json``: the changes, the training configuration
+and data keys, the commit, the machine, the training time, and per split the in-plane mean (with its
+subject-bootstrap 95% CI), median, share within 10 mm, mean per landmark, and the 3D error, each in the raw frame
+whatever the crop. When a run's configuration equals the pipeline model's card (``TrainConfig.same_run``) and its
+data are the study's, the pipeline's model is scored instead of trained again (same weights). ``table`` gathers
 every run into one Markdown table. Needs ``dvc repro`` to have produced ``artifacts/labels``, ``artifacts/raw`` and
 the models.
-Bad input (an unknown or non-train key, a name that is not a safe file name): one line, exit 2.
+Bad input (an unknown section or key, a bad value, a name that is not a safe file name): one line, exit 2.
 """
 
 from __future__ import annotations
@@ -48,67 +50,57 @@ class AblationError(ValueError):
     """Bad command-line input; the message names the key or the run."""
 
 
-AUGMENT_KEYS = ("copies", "hflip", "rotate_deg", "scale", "depth_noise")
-"""The random training copies (``augment.*``) a run may vary: made here from ``artifacts/augmented/train.npz`` (the
-paper's translations, which the labels on disk already hold, stay)."""
+DATA_SECTIONS = ("preprocess", "augment", "labels")
+"""The sections a run may change besides ``train``: a run that changes any of them rebuilds its own data from
+``artifacts/raw`` with the pipeline's functions (:func:`study_data`); a run of training keys only trains on the labels
+on disk."""
 
 
 def parse_changes(pairs: list[str]) -> dict[str, object]:
-    """``train.KEY=VALUE`` / ``augment.KEY=VALUE`` strings → ``{KEY: value, "augment.KEY": value}`` (values parsed
-    as YAML scalars; a training key is stored by its bare name, as every earlier run's)."""
+    """``SECTION.KEY=VALUE`` strings → ``{KEY: value}`` for ``train`` keys (stored by the bare name, as every earlier
+    run's) and ``{"SECTION.KEY": value}`` for the data sections; values are parsed as YAML scalars."""
     changes = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         section, _, name = key.partition(".")
-        if not sep or section not in ("train", "augment") or not name or "." in name:
-            raise AblationError(f"-S {pair!r}: expected train.KEY=VALUE or augment.KEY=VALUE (only training keys and "
-                                f"the random training copies vary on the labels on disk; data or label keys need "
-                                f"their own `dvc exp run`)")
-        if section == "augment" and name not in AUGMENT_KEYS:
-            raise AblationError(f"-S {pair!r}: augment.{name} is not one of the random copies' keys "
-                                f"({', '.join(AUGMENT_KEYS)}); the translations are in the labels on disk")
+        if not sep or section not in ("train", *DATA_SECTIONS) or not name or "." in name:
+            raise AblationError(f"-S {pair!r}: expected SECTION.KEY=VALUE with SECTION one of train, "
+                                f"{', '.join(DATA_SECTIONS)} (the cohort, split and evaluation need their own "
+                                f"`dvc exp run`)")
         changes[name if section == "train" else key] = yaml.safe_load(value)
     return changes
 
 
-def _split(changes: dict[str, object]) -> tuple[dict[str, object], dict[str, object]]:
-    train = {k: v for k, v in changes.items() if not k.startswith("augment.")}
-    return train, {k.removeprefix("augment."): v for k, v in changes.items() if k.startswith("augment.")}
+def _by_section(changes: dict[str, object]) -> dict[str, dict[str, object]]:
+    out: dict[str, dict[str, object]] = {}
+    for key, value in changes.items():
+        section, _, name = key.rpartition(".")
+        out.setdefault(section or "train", {})[name] = value
+    return out
 
 
 def study_params(changes: dict[str, object]):
-    """params.yaml with the changes merged in, validated like any profile.  A run that changes ``augment.*`` must
-    make copies (``copies`` > 0 with at least one kind on), and only on a study whose labels hold none yet."""
-    train, aug = _split(changes)
+    """params.yaml with the changes merged in, validated like any profile, and whether the run's data differ from
+    the study's (then :func:`study_data` builds them anew)."""
     study = read_yaml(ROOT / "params.yaml")
-    params = validate(deep_merge(study, {"train": train, "augment": aug}),
-                      source="params.yaml + -S" if changes else "params.yaml")
-    if aug:
-        a = params.augment
-        if study.get("augment", {}).get("copies", 0):
-            raise AblationError("-S augment.*: params.yaml already makes random copies (augment.copies > 0), so the "
-                                "labels on disk hold them; vary them with `dvc exp run -S augment.…` instead")
-        if not (a.copies and (a.hflip or a.rotate_deg or a.scale or a.depth_noise)):
-            raise AblationError(f"-S augment.*: makes no copies (copies {a.copies}, hflip {a.hflip}, rotate_deg "
-                                f"{a.rotate_deg:g}, scale {a.scale:g}, depth_noise {a.depth_noise:g}): the run would "
-                                f"be the committed default")
-    return params
+    source = "params.yaml + -S" if changes else "params.yaml"
+    params = validate(deep_merge(study, _by_section(changes)), source=source)
+    base = validate(study, source="params.yaml")
+    rebuild = any(getattr(params, s).model_dump() != getattr(base, s).model_dump() for s in DATA_SECTIONS)
+    return params, rebuild
 
 
-def training_data(params, codec, labels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The training split's labels plus, when the run's ``augment`` asks for them, its random copies (flip with
-    left/right swap, rotation and scale, depth noise) drawn from the study's seed and labelled with the codec."""
-    from backsurface.core import arrayfile
-    from backsurface.data import datasets
+def study_data(params, codec) -> dict[str, dict[str, np.ndarray]]:
+    """The train and test split labelled from ``artifacts/raw`` under the run's ``preprocess``, ``split``,
+    ``augment`` and ``labels`` values: the functions and order of the pipeline's stages 02-04 (preprocess, split by
+    subject and translate, random copies on the training side, encode)."""
+    from backsurface.data import datasets, split
 
-    a = params.augment
-    base = arrayfile.load(ROOT / "artifacts" / "augmented" / "train.npz")
-    extra = datasets.extra_augmentations(base, a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise, params.seed)
-    if len(extra["ids"]) == len(base["ids"]):
-        return labels
-    copies = datasets.take(extra, np.arange(len(extra["ids"])) >= len(base["ids"]))
-    coded = codec.encode_dataset(copies, progress=False)
-    return {k: np.concatenate([labels[k], coded[k]]) for k in labels if k in coded}
+    a, s = params.augment, params.split
+    frames = datasets.preprocess_cohort(ROOT / "artifacts" / "raw", params.preprocess)
+    train, test = split.split_protocol(frames, s.mode, s.n_test_subjects, a.shift_px, params.seed)
+    train = datasets.extra_augmentations(train, a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise, params.seed)
+    return {"train": codec.encode_dataset(train), "test": codec.encode_dataset(test)}
 
 
 def _commit() -> str:
@@ -138,38 +130,44 @@ def split_scores(loc_score: tuple) -> dict:
 
 
 def run(name: str, changes: dict[str, object], backbone: str) -> Path:
+    from backsurface.codec.label_codec import LabelCodec
     from backsurface.evaluation import scoring
     from backsurface.net import inference, model_file
     from backsurface.net import train as training
     from backsurface.net.tfdata import load_split
 
     contract.check_id(name, "run name")
-    params = study_params(changes)
+    params, rebuild = study_params(changes)
     config = training.TrainConfig.from_params(params, backbone)
     pipeline_model = ROOT / "artifacts" / "models" / backbone / "model.keras"
-    splits = {s: load_split(ROOT / "artifacts" / "labels" / f"{s}.npz") for s in ("train", "test")}
-    card = model_file.read_card(pipeline_model) if pipeline_model.exists() else {}
+    codec = LabelCodec.from_params(params)
     t0 = time.perf_counter()
-    augmented = bool(_split(changes)[1])
-    if not augmented and "config" in card and config.same_run(card["config"]):
+    if rebuild:
+        print(f"{name}: building its own data from artifacts/raw (preprocess, split, augment, labels)")
+        splits = study_data(params, codec)
+    else:
+        splits = {s: load_split(ROOT / "artifacts" / "labels" / f"{s}.npz") for s in ("train", "test")}
+    card = model_file.read_card(pipeline_model) if pipeline_model.exists() else {}
+    n_images = len(splits["train"]["ids"])
+    if not rebuild and "config" in card and config.same_run(card["config"]):
         print(f"{name}: configuration of the pipeline's {backbone}: scoring {pipeline_model}")
         model, codec = model_file.load(pipeline_model)
         seconds, reused = card.get("train_seconds"), True
     else:
-        from backsurface.codec.label_codec import LabelCodec
-
         # a row with a branch that learnt nothing is kept (it is the finding) and its share shows in the table
-        codec = LabelCodec.from_params(params)
-        data = training_data(params, codec, splits["train"]) if augmented else splits["train"]
-        result = training.train(config, data, ROOT / "build" / "ablation" / name, max_baseline_share=None)
+        result = training.train(config, splits["train"], ROOT / "build" / "ablation" / name,
+                                max_baseline_share=None)
         model = result.model
         seconds, reused = sum(r["seconds"] for r in result.history), False
         card = {"health": {"worst": max(r["share"] for r in result.health)}}
+    splits = {s: scoring.with_raw_map(d) for s, d in splits.items()}  # scored: frames and translations
     depths_ids = np.concatenate([d["ids"] for d in splits.values()])
     from backsurface.evaluation.scoring import raw_depths
 
     depths = raw_depths(ROOT / "artifacts" / "raw", depths_ids)
     out = {"name": name, "backbone": backbone, "changes": changes, "config": dataclasses.asdict(config),
+           "data": {"preprocess": params.preprocess.model_dump(), "augment": params.augment.model_dump(),
+                    "labels": params.labels.model_dump(), "rebuilt": rebuild}, "train_images": int(n_images),
            "commit": _commit(), "machine": _machine(),
            "train_seconds": seconds, "scored_pipeline_model": reused, "wall_seconds": time.perf_counter() - t0,
            "worst_branch_share": max(card.get("health", {}).values(), default=None)}
@@ -184,12 +182,38 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
     return path
 
 
+def _run_copies(run: dict) -> dict[str, object]:
+    """A run's random training copies; runs made before its data were recorded made only those their changes asked
+    for (the default profile made none then)."""
+    if "data" in run:
+        return run["data"]["augment"]
+    asked = {k.removeprefix("augment."): v for k, v in run["changes"].items() if k.startswith("augment.")}
+    return {k: asked.get(k, 0) for k in ("copies", "hflip", "rotate_deg", "scale", "depth_noise")} if asked else {}
+
+
+def _describe_copies(copies: dict[str, object]) -> str:
+    """``{copies: 1, hflip: True, rotate_deg: 5, ...}`` → ``1× flip, rot ±5°``; ``none`` when no copy is made."""
+    if not copies or not copies.get("copies"):
+        return "none"
+    kinds = [name for name, on in (("flip", copies.get("hflip")), (f"rot ±{copies.get('rotate_deg', 0):g}°",
+                                                                 copies.get("rotate_deg")),
+                                   (f"scale ±{copies.get('scale', 0):g}", copies.get("scale")),
+                                   (f"noise {copies.get('depth_noise', 0):g}", copies.get("depth_noise"))) if on]
+    return f"{copies['copies']}× " + ", ".join(kinds) if kinds else "none"
+
+
 def table(out: Path) -> str:
     rows = []
     for path in sorted(RUNS.glob("*.json")):
         r = json.loads(path.read_text())
-        change = ", ".join(f"{k}={v}" for k, v in r["changes"].items()) or "committed default"
-        rows.append({"run": r["name"], "backbone": r["backbone"], "change": change,
+        change = ", ".join(f"{k}={v}" for k, v in r["changes"].items()) or "none (the default then)"
+        c = r["config"]
+        schedule = (f"constant {c['learning_rate']:g}" if c["lr_schedule"] == "constant" else
+                    f"{c['lr_schedule']} from {c['learning_rate']:g}, {c['warmup_epochs']} warm-up")
+        crop = r.get("data", {}).get("preprocess", {}).get("crop", "none")  # every run before the record: none
+        rows.append({"run": r["name"], "backbone": r["backbone"], "change": change, "crop": crop,
+                     "epochs": c["epochs"], "learning rate": schedule,
+                     "random copies": _describe_copies(_run_copies(r)),
                      "train in-plane mm": r["train"]["inplane_mre_mm"], "test in-plane mm": r["test"]["inplane_mre_mm"],
                      "test 95% CI": "{:.1f}–{:.1f}".format(*r["test"]["inplane_mre_mm_ci"]),
                      "test ≤10 mm %": r["test"]["inplane_sdr_10mm_pct"],
@@ -202,14 +226,16 @@ def table(out: Path) -> str:
         raise AblationError(f"{RUNS}: no runs yet (python tools/ablate.py run NAME ...)")
     df = pd.DataFrame(rows)
     machines = sorted({json.loads(p.read_text())["machine"] for p in RUNS.glob("*.json")})
-    md = ("Training ablations (`tools/ablate.py`): one backbone retrained on the study's labels with the training "
-          "keys (or the random training copies, `augment.*`) of its row changed, same seed and data; in-plane error "
-          "(mm) on the train and test split, the test "
+    md = ("Training ablations (`tools/ablate.py`): one backbone retrained with the keys of its row changed "
+          "(training keys on the study's labels; data keys on its own data built from the raw frames), same seed; "
+          "in-plane error (mm, measured in the raw frame whatever the crop) on the train and test split, the test "
           "split per landmark. 'worst branch × baseline': the largest last-epoch loss of a stage's branch as a share "
           "of the loss of an image-independent prediction (above 0.5 the pipeline fails the run: a branch that learnt "
           "nothing; blank for runs made before the check). 'flip test': the test split scored with each image's "
           "outputs averaged with its mirror image's (`evaluate.flip_test`, the pipeline's evaluation; blank for runs "
-          "made before it); the other columns are one pass. "
+          "made before it); the other columns are one pass. 'change': the keys the run set on top of params.yaml "
+          "at its commit; 'crop' to 'random copies': what it then trained with (a random copy "
+          "is one more image per training image, so it doubles an epoch's images and time). "
           f"Machine: {'; '.join(machines)}.\n\n" + df.to_markdown(index=False, floatfmt=".1f") + "\n")
     write_text(out, md)
     return md
@@ -220,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run")
     r.add_argument("name")
-    r.add_argument("-S", "--set", action="append", default=[], metavar="train.KEY=VALUE")
+    r.add_argument("-S", "--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     r.add_argument("--backbone", default="resnet50", choices=BACKBONES)
     t = sub.add_parser("table")
     t.add_argument("--out", type=Path, default=ROOT / "reports" / "ablation" / "training.md")

@@ -67,6 +67,14 @@ class Localised:
         return np.linalg.norm(self.pred_raw - self.true_raw, axis=-1)
 
 
+def with_raw_map(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The rows of a labelled split that map back to their raw frame: the frames and their translations.  The
+    random training copies (``augment.copies``: flips, rotations) carry NaN transforms; they train, and are never
+    scored."""
+    keep = np.isfinite(np.asarray(data["transforms"], dtype=np.float64)).all(axis=1)
+    return {k: v[keep] for k, v in data.items()}
+
+
 def raw_depths(raw_dir: str | Path, ids: np.ndarray) -> dict[str, np.ndarray]:
     """Raw depth frame (mm) of every distinct id, read through the data contract."""
     raw_dir = Path(raw_dir)

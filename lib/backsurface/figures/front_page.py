@@ -111,12 +111,20 @@ def _device() -> str:
     return f"{os.cpu_count()} CPU cores, {gpu}"
 
 
-def _run_time(s: Sources, reports: Path) -> list[str]:
+def _run_notebooks(reports: Path, backbones: list[str]) -> list[str]:
+    """The executed notebooks of this run (``notebooks/NAME.ipynb``, sorted): every one in the folder but the training
+    notebook of a backbone the run does not train (left behind by a run with another ``train.backbones``)."""
+    folder = reports / "notebooks"
+    names = sorted(p.name for p in folder.glob("*.ipynb")) if folder.is_dir() else []
+    trained = {f"05_train_{bb}.ipynb" for bb in backbones}
+    return [f"notebooks/{n}" for n in names if not n.startswith("05_train_") or n in trained]
+
+
+def _run_time(s: Sources, reports: Path, backbones: list[str]) -> list[str]:
     """How long this run's notebooks took (papermill's own record in each executed notebook); a stage that found a
     finished checkpoint resumed it and took a minute or so."""
     parts = []
-    for nb in sorted((reports / "notebooks").glob("*.ipynb")):
-        rel = f"notebooks/{nb.name}"
+    for rel in _run_notebooks(reports, backbones):
         if s.has(rel, "metadata", "papermill", "duration") and isinstance(
                 s.value(rel, "metadata", "papermill", "duration"), int | float):
             parts.append((rel, ["metadata", "papermill", "duration"]))
@@ -301,9 +309,8 @@ LIMITATIONS = ["## Limitations", "",
                "`profiles/paper.yaml` is the paper's protocol for a GPU.", ""]
 
 
-def _section_notebooks(reports: Path) -> list[str]:
-    folder = reports / "notebooks"
-    found = [f"notebooks/{p.name}" for p in sorted(folder.glob("*.ipynb"))] if folder.is_dir() else []
+def _section_notebooks(reports: Path, backbones: list[str]) -> list[str]:
+    found = _run_notebooks(reports, backbones)
     if found:  # this page's own notebook is written by the run that writes the page, outside the folder it reads
         found.append(OWN_NOTEBOOK)
     lines = ["## The executed notebooks", ""]
@@ -329,10 +336,10 @@ def build(reports: str | Path, backbones: list[str], root: str | Path | None = N
               f"network on VGG-19, ResNet-50 and ResNet-152 features; ten landmarks from the vertebra prominens "
               f"to the dimples of the pelvis) and asks what a clinician would: how many millimetres, on whom, and "
               f"whether a curve of the spine can be screened from them.", ""]
-    header += _run_time(s, reports)
+    header += _run_time(s, reports, backbones)
     body = [*header, *_section_data(s), *_section_method(s, backbones, flip_test), *_section_paper(s),
             *_section_mm(s, backbones), *_section_leakage(s), *_section_generalise(s, backbones),
-            *_section_clinical(s), *LIMITATIONS, *_section_notebooks(reports)]
+            *_section_clinical(s), *LIMITATIONS, *_section_notebooks(reports, backbones)]
     page = "\n".join(body).rstrip("\n") + "\n"
     return page, {"numbers": s.numbers, "tables": s.tables}
 
