@@ -51,7 +51,7 @@ def test_a_run_with_the_study_data_trains_on_the_labels_on_disk(pairs):
 
 
 @pytest.mark.parametrize("pair", ["augment.copies=0", "augment.copies=2", "augment.hflip=false", "augment.shift_px=4",
-                                  "preprocess.crop=torso", "preprocess.input_size=144", "labels.sigma_px=6"])
+                                  "preprocess.crop=back", "preprocess.input_size=144", "labels.sigma_px=6"])
 def test_a_run_that_changes_a_data_key_builds_its_own_data(pair):
     ablate = _ablate()
     params, rebuild = ablate.study_params(ablate.parse_changes([pair]))

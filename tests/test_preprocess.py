@@ -178,7 +178,7 @@ def test_torso_crop_box_picks_the_largest_region():
         pp.torso_crop_box(np.zeros((10, 10), bool), name="f9")
 
 
-@pytest.mark.parametrize("crop", ["none", "torso"])
+@pytest.mark.parametrize("crop", ["none", "torso", "back"])
 def test_preprocess_frame(crop):
     img, t = pp.preprocess_frame(depth_frame(), 1700, 184, crop=crop, name="S1")
     assert img.shape == (184, 184, 3) and img.dtype == np.float32
@@ -188,7 +188,7 @@ def test_preprocess_frame(crop):
     # a body pixel away from the nearest point (which eq. 1 maps to 0) stays on the body
     body = t.raw_to_input([336.0, 230.0])
     assert 0.05 < img[int(round(body[1])), int(round(body[0])), 0] < 0.95
-    if crop == "torso":
+    if crop != "none":
         assert t.scale_y > 184 / WIDTH  # zoomed onto the body
     with pytest.raises(pp.PreprocessError, match="crop"):
         pp.preprocess_frame(depth_frame(), 1700, 184, crop="head")
@@ -261,3 +261,59 @@ def test_a_partial_body_at_the_edge_of_the_frame_is_found_whole():
     assert cut == pytest.approx(1900.0, abs=1.0)
     _, valid = pp.denoise(depth, cut)
     assert valid[body].all() and not valid[depth >= 2400].any()
+
+
+@pytest.mark.parametrize("distance_mm, lateral_mm, height", [
+    (1300.0, 0.0, 1.0), (1500.0, 0.0, 0.5), (1900.0, 0.0, 0.0), (1900.0, 0.0, 1.0), (1500.0, 250.0, 0.5)])
+def test_the_back_crop_holds_every_landmark_wherever_the_subject_stands(synthetic, distance_mm, lateral_mm, height):
+    """A rendered subject, tall or short, at 1.3-1.9 m and off-centre: from the depth alone the crop holds all ten
+    landmarks at least two output cells (16 input px) inside the input, and spends about twice the whole frame's
+    resolution on them (more the farther the subject)."""
+    from backsurface.acquisition.synthetic.body import Phenotype, Posture
+    from backsurface.acquisition.synthetic.cohort import Subject
+    from backsurface.acquisition.synthetic.scene import Placement
+
+    placement = Placement(distance_mm=distance_mm, lateral_mm=lateral_mm)
+    who = Subject("T", "M", 27.0, Phenotype(height=height), Posture(arm_abduction_deg=8.0), placement, deformed=False)
+    r = synthetic.render(who, np.random.default_rng(0))
+    cut = pp.background_cut_mm(r.depth, "nearest", 1700.0, 300.0)
+    image, t = pp.preprocess_frame(r.depth, cut, 184, crop="back", name="T")
+    seen = np.isfinite(r.landmarks_px).all(axis=1)  # a tall subject at 1.3 m has C7 above the frame
+    assert seen.sum() >= 9
+    raw = r.landmarks_px[seen]
+    pts = t.raw_to_input(raw)
+    # at least 16 input px inside the input, or as far inside as the frame itself leaves them (a tall subject near
+    # the sensor has its shoulders at the frame's top edge)
+    edge_raw = np.minimum(raw + 0.5, np.array([WIDTH, HEIGHT]) - 0.5 - raw)
+    need = np.minimum(16.0, edge_raw * t.scale_x)
+    inside = np.minimum(pts + 0.5, 184 - 0.5 - pts)
+    assert (inside >= need - 1e-6).all(), (pts, need)
+    whole = pp.fit_transform(WIDTH, HEIGHT, 184)
+    assert t.scale_x / whole.scale_x > 1.8
+    np.testing.assert_allclose(t.input_to_raw(pts), r.landmarks_px[seen], atol=0.01)  # the exact raw <-> input map
+
+
+def test_the_back_crop_scales_with_the_distance_and_survives_a_cut_off_head():
+    near, far = _room(1300.0), _room(1900.0)
+    boxes = {}
+    for name, depth in (("near", near), ("far", far)):
+        cut = pp.background_cut_mm(depth, "nearest", 1700.0, 300.0)
+        d, valid = pp.denoise(depth, cut)
+        boxes[name] = pp.back_crop_box(d, valid, name=name)
+    (_, ny0, _, ny1), (_, fy0, _, fy1) = boxes["near"], boxes["far"]
+    # the box starts 50 mm and ends 950 mm below the region's top (row 61), converted at the subject's depth
+    assert ny0 - 61 == pytest.approx(50 * 365.456 / 1300, abs=2) and fy1 - 61 == pytest.approx(950 * 365.456 / 1900,
+                                                                                                 abs=2)
+    assert (ny1 - ny0) / (fy1 - fy0) == pytest.approx(1900 / 1300, rel=0.02)
+    head_cut = near.copy()
+    head_cut[:200] = 0  # no reading above row 200: the region's top is the body's first visible row
+    d, valid = pp.denoise(head_cut, 1600.0)
+    x0, y0, x1, y1 = pp.back_crop_box(d, valid)
+    assert y0 == 200 + int(50 * 365.456 / 1300) and y1 == HEIGHT and x0 < 256 < x1
+    top_cut = near.copy()  # the subject reaches the frame's first row: the head is above the frame, keep every row
+    top_cut[:61] = top_cut[61]
+    d, valid = pp.denoise(top_cut, 1600.0)
+    assert pp.back_crop_box(d, valid)[1] == 0
+    with pytest.raises(pp.PreprocessError, match="f3: cannot crop to the back: empty foreground"):
+        pp.back_crop_box(d, np.zeros_like(valid), name="f3")
+

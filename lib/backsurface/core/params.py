@@ -110,7 +110,7 @@ class Preprocess(_Section):
     background: Literal["fixed", "nearest"]  # fixed: r > threshold_mm (paper); nearest: behind the subject
     body_depth_mm: float = Field(ge=50.0, le=1000.0)  # background: nearest
     input_size: int = Field(ge=32, le=1024)
-    crop: Literal["none", "torso"]
+    crop: Literal["none", "torso", "back"]
 
 
 class Augment(_Section):

@@ -12,8 +12,10 @@ Steps, in the order :func:`preprocess_frame` applies them:
    only; exactly as printed, the nearest foreground pixel maps to 0 and the farthest to 1.  Invalid
    pixels are 0 too, so after normalisation "nearest surface" and "no reading" share the value 0:
    that is the paper's choice and is kept.
-3. Optional ``crop="torso"`` (:func:`torso_crop_box`): the bounding box of the largest foreground
-   region, with a margin, so that the input resolution is spent on the body.
+3. Optional crop, so that the input resolution is spent on the body: ``crop="torso"``
+   (:func:`torso_crop_box`), the bounding box of the largest foreground region with a margin; or
+   ``crop="back"`` (:func:`back_crop_box`), the band of that region from just below the top of the head
+   to below the buttocks, measured in millimetres through the depth (:data:`BACK_SPAN_MM`).
 4. :func:`fit_transform` + :func:`resize` -- letterbox the frame (or the crop) into a square
    ``input_size x input_size`` image, keeping the aspect ratio (pad, never distort).
 5. :func:`to_three_channels` -- the backbones expect 3 channels; the depth is repeated.
@@ -33,10 +35,18 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from backsurface.core.camera import PAPER_BACKGROUND_MM
+from backsurface.core.camera import KINECT_V2, PAPER_BACKGROUND_MM, Intrinsics
 
 DEFAULT_THRESHOLD_MM = PAPER_BACKGROUND_MM
-CROPS = ("none", "torso")
+CROPS = ("none", "torso", "back")
+BACK_SPAN_MM = (50.0, 950.0)
+"""``crop="back"``: the rows kept, in mm below the top of the subject's region (the top of the head; from the
+frame's first row when the head is cut off).  On the default cohort the ten landmarks lie 186-796 mm below it (every 5th
+frame; C7 and the shoulders highest, the natal cleft and PSIS lowest), so the band keeps >= 130 mm above and
+>= 150 mm below them."""
+BACK_MARGIN = 0.1
+"""``crop="back"``: the band's columns (the region's extent within its rows) grow by this share of their width on
+each side."""
 BACKGROUNDS = ("fixed", "nearest")
 NEAR_SHARE = 0.02
 """The share of a frame's valid pixels taken as the subject's near surface (``background="nearest"``): a
@@ -293,21 +303,65 @@ def torso_crop_box(valid_mask: np.ndarray, margin: float = 0.1, name: str | None
     Regions are 8-connected components of ``valid_mask``; the box grows by ``margin`` times its
     own width/height on each side and is clipped to the frame.  Used by ``crop="torso"``.
     """
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    region = _largest_region(valid_mask, name, "torso")
+    sl = ndimage.find_objects(region.astype(np.int8))[0]
+    y0, y1, x0, x1 = sl[0].start, sl[0].stop, sl[1].start, sl[1].stop
+    mx, my = int(np.ceil(margin * (x1 - x0))), int(np.ceil(margin * (y1 - y0)))
+    h, w = region.shape
+    return max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx), min(h, y1 + my)
+
+
+def _largest_region(valid_mask: np.ndarray, name: str | None, what: str) -> np.ndarray:
+    """The largest 8-connected component of ``valid_mask`` as a boolean mask."""
     m = np.asarray(valid_mask, dtype=bool)
     if m.ndim != 2:
         raise PreprocessError(f"{_label(name)}: valid mask must be 2-D, got shape {m.shape}")
-    if margin < 0:
-        raise ValueError(f"margin must be >= 0, got {margin}")
     labels, n = ndimage.label(m, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
-        raise PreprocessError(f"{_label(name)}: cannot crop to the torso: empty foreground")
-    sizes = np.bincount(labels.ravel())[1:]
-    biggest = int(np.argmax(sizes)) + 1
-    sl = ndimage.find_objects(labels)[biggest - 1]
-    y0, y1, x0, x1 = sl[0].start, sl[0].stop, sl[1].start, sl[1].stop
-    mx, my = int(np.ceil(margin * (x1 - x0))), int(np.ceil(margin * (y1 - y0)))
-    h, w = m.shape
-    return max(0, x0 - mx), max(0, y0 - my), min(w, x1 + mx), min(h, y1 + my)
+        raise PreprocessError(f"{_label(name)}: cannot crop to the {what}: empty foreground")
+    return labels == int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+
+
+def back_crop_box(depth_mm: np.ndarray, valid_mask: np.ndarray, span_mm: tuple[float, float] = BACK_SPAN_MM,
+                  margin: float = BACK_MARGIN, camera: Intrinsics = KINECT_V2,
+                  name: str | None = None) -> tuple[int, int, int, int]:
+    """Box ``(x0, y0, x1, y1)`` (ends exclusive) around the subject's back, from the depth alone.
+
+    The subject is the largest foreground region; its top is the first row holding at least 3 of its pixels (the
+    top of the head).  The box keeps the rows ``span_mm`` below that top, converted to pixels at the region's
+    median depth (so it scales with the distance: 1.3 m or 1.9 m; from the first row when the region touches it,
+    the head cut off by the frame), and the region's columns within those rows,
+    grown by ``margin`` of their width on each side; everything is clipped to the frame.  No landmark is used,
+    so the same box is found at training and at inference time.
+    """
+    region = _largest_region(valid_mask, name, "back")
+    d = np.asarray(depth_mm, dtype=np.float64)
+    if d.shape != region.shape:
+        raise PreprocessError(f"{_label(name)}: depth {d.shape} and valid mask {region.shape} differ in shape")
+    top_mm, bottom_mm = span_mm
+    if not 0.0 <= top_mm < bottom_mm:
+        raise ValueError(f"span_mm must be 0 <= top < bottom, got {span_mm}")
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0, got {margin}")
+    z = float(np.median(d[region]))
+    if not (np.isfinite(z) and z > 0):
+        raise PreprocessError(f"{_label(name)}: cannot crop to the back: the subject's depth is {z}")
+    counts = region.sum(axis=1)
+    rows = np.flatnonzero(counts >= min(3, counts.max()))
+    top = int(rows[0])
+    h, w = region.shape
+    px_per_mm = camera.fy / z
+    # a region that starts on the frame's first row has its head cut off: its top is no anatomical point, keep all
+    y0 = 0 if top == 0 else min(h - 1, top + int(np.floor(top_mm * px_per_mm)))
+    y1 = min(h, top + int(np.ceil(bottom_mm * px_per_mm)) + 1)
+    cols = np.flatnonzero(region[y0:y1].any(axis=0))
+    if cols.size == 0:  # the region ends above the band (a partial body): keep the whole region's columns
+        cols = np.flatnonzero(region.any(axis=0))
+    x0, x1 = int(cols[0]), int(cols[-1]) + 1
+    mx = int(np.ceil(margin * (x1 - x0)))
+    return max(0, x0 - mx), y0, min(w, x1 + mx), y1
 
 
 def preprocess_frame(
@@ -320,7 +374,7 @@ def preprocess_frame(
     """Raw depth frame → network input ``(S, S, 3)`` float32 in ``[0, 1]`` and its :class:`InputTransform`.
 
     ``threshold_mm`` is this frame's background cut (:func:`background_cut_mm`).  denoise → normalise (eq. 1, over
-    the whole frame's valid pixels) → optional torso crop →
+    the whole frame's valid pixels) → optional crop (torso or back) →
     letterbox resize → 3 channels.  Landmarks map with ``transform.raw_to_input``.
     """
     if crop not in CROPS:
@@ -328,7 +382,8 @@ def preprocess_frame(
     depth, valid = denoise(depth_mm, threshold_mm, name=name)
     norm = normalise(depth, valid, name=name)
     h, w = norm.shape
-    box = torso_crop_box(valid, name=name) if crop == "torso" else None
+    box = (torso_crop_box(valid, name=name) if crop == "torso" else
+           back_crop_box(depth, valid, name=name) if crop == "back" else None)
     transform = fit_transform(w, h, input_size, box)
     img = np.clip(resize(norm, transform), 0.0, 1.0).astype(np.float32)
     return to_three_channels(img), transform

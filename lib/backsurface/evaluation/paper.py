@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from backsurface.core.landmarks import KEYS
+from backsurface.data.preprocess import BACK_SPAN_MM
 
 # The paper's published numbers (Tables 1-2), for the side-by-side comparison; VGG-19 had no row.
 PAPER = {
@@ -56,7 +57,9 @@ def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dic
                       f"{floor['inplane_mre_mm_ci'][0]:.2g} mm and {floor['surface_mre_mm_ci'][0]:.2g} mm")
     i, il, ih = test["inplane_mre_mm_ci"]
     crop = {"none": "the whole 512×424 frame letterboxed, as the paper",
-            "torso": "the body's bounding box with a margin (the paper uses the whole frame)"}.get(p.crop, p.crop)
+            "torso": "the body's bounding box with a margin (the paper uses the whole frame)",
+            "back": "the back, found from the depth alone: the body's band {:g}-{:g} mm below the top of the head "
+                    "(the paper uses the whole frame)".format(*BACK_SPAN_MM)}.get(p.crop, p.crop)
     verdict = "above" if min(pck - paper_pck, pdj - paper_pdj) > 0 else "not above both of"
     return (
         f"**Best backbone ({best}) on the test split:** PCK@{params.evaluate.pck_mm:g}mm {pck:.1f}% "
