@@ -293,7 +293,7 @@ def test_the_back_crop_holds_every_landmark_wherever_the_subject_stands(syntheti
     np.testing.assert_allclose(t.input_to_raw(pts), r.landmarks_px[seen], atol=0.01)  # the exact raw <-> input map
 
 
-def test_the_back_crop_scales_with_the_distance_and_survives_a_cut_off_head():
+def test_the_back_crop_scales_with_the_distance_and_keeps_every_row_of_a_body_cut_by_the_frame():
     near, far = _room(1300.0), _room(1900.0)
     boxes = {}
     for name, depth in (("near", near), ("far", far)):
@@ -306,13 +306,17 @@ def test_the_back_crop_scales_with_the_distance_and_survives_a_cut_off_head():
                                                                                                  abs=2)
     assert (ny1 - ny0) / (fy1 - fy0) == pytest.approx(1900 / 1300, rel=0.02)
     head_cut = near.copy()
-    head_cut[:200] = 0  # no reading above row 200: the region's top is the body's first visible row
+    head_cut[:200] = 0  # no reading above row 200 (not the frame's edge): the first visible row is taken as the top
     d, valid = pp.denoise(head_cut, 1600.0)
     x0, y0, x1, y1 = pp.back_crop_box(d, valid)
     assert y0 == 200 + int(50 * 365.456 / 1300) and y1 == HEIGHT and x0 < 256 < x1
     top_cut = near.copy()  # the subject reaches the frame's first row: the head is above the frame, keep every row
     top_cut[:61] = top_cut[61]
     d, valid = pp.denoise(top_cut, 1600.0)
+    assert pp.back_crop_box(d, valid)[1] == 0
+    thin = near.copy()  # ... even where the region reaches the first row with a pixel or two only (hair, dropouts)
+    thin[:61, 250:252] = 1300.0
+    d, valid = pp.denoise(thin, 1600.0)
     assert pp.back_crop_box(d, valid)[1] == 0
     with pytest.raises(pp.PreprocessError, match="f3: cannot crop to the back: empty foreground"):
         pp.back_crop_box(d, np.zeros_like(valid), name="f3")

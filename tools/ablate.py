@@ -103,6 +103,23 @@ def study_data(params, codec) -> dict[str, dict[str, np.ndarray]]:
     return {"train": codec.encode_dataset(train), "test": codec.encode_dataset(test)}
 
 
+def _check_labels_on_disk(splits: dict[str, dict[str, np.ndarray]], params, codec) -> None:
+    """The labels on disk must be those of params.yaml (else a run of training keys would train on stale data): as
+    many random copies per training image as ``augment`` makes, and the codec's grid."""
+    from backsurface.evaluation.scoring import with_raw_map
+
+    a = params.augment
+    per_image = 1 + (a.copies if (a.copies and (a.hflip or a.rotate_deg or a.scale or a.depth_noise)) else 0)
+    train = splits["train"]
+    n_kept, n_all = len(with_raw_map(train)["ids"]), len(train["ids"])
+    if n_all != n_kept * per_image:
+        raise AblationError(f"artifacts/labels/train.npz holds {n_all} images for {n_kept} frames and translations, "
+                            f"params.yaml's augment makes {per_image} per image: run `dvc repro labels` first")
+    if tuple(train["heatmaps"].shape[1:3]) != (codec.output_size,) * 2:
+        raise AblationError(f"artifacts/labels/train.npz has {train['heatmaps'].shape[1]}² heatmaps, params.yaml's "
+                            f"codec {codec.output_size}²: run `dvc repro labels` first")
+
+
 def _commit() -> str:
     try:
         out = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
@@ -147,6 +164,7 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
         splits = study_data(params, codec)
     else:
         splits = {s: load_split(ROOT / "artifacts" / "labels" / f"{s}.npz") for s in ("train", "test")}
+        _check_labels_on_disk(splits, params, codec)
     card = model_file.read_card(pipeline_model) if pipeline_model.exists() else {}
     n_images = len(splits["train"]["ids"])
     if not rebuild and "config" in card and config.same_run(card["config"]):

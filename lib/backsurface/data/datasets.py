@@ -75,6 +75,17 @@ def translated_copies(data: dict[str, np.ndarray], shift: int) -> dict[str, np.n
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def describe_random_copies(copies: int, hflip: bool, rotate_deg: float, scale: float, noise: float) -> str:
+    """``augment``'s random copies in words: ``"1 per training image: mirrored (left/right swapped) half the time,
+    rotated within ±5°"``; ``"none"`` when :func:`extra_augmentations` makes none."""
+    if copies == 0 or not (hflip or rotate_deg or scale or noise):
+        return "none"
+    kinds = [text for text, on in (("mirrored (left/right swapped) half the time", hflip),
+                                   (f"rotated within ±{rotate_deg:g}°", rotate_deg),
+                                   (f"scaled within ±{scale:g}", scale), (f"depth noise {noise:g}", noise)) if on]
+    return f"{copies} per training image: " + ", ".join(kinds)
+
+
 def extra_augmentations(data: dict[str, np.ndarray], copies: int, hflip: bool, rotate_deg: float, scale: float,
                         noise: float, seed: int) -> dict[str, np.ndarray]:
     """Optional random copies (training only): flip with left/right swap, rotation/scale, depth noise.

@@ -43,7 +43,8 @@ BACK_SPAN_MM = (50.0, 950.0)
 """``crop="back"``: the rows kept, in mm below the top of the subject's region (the top of the head; from the
 frame's first row when the head is cut off).  On the default cohort the ten landmarks lie 186-796 mm below it (every 5th
 frame; C7 and the shoulders highest, the natal cleft and PSIS lowest), so the band keeps >= 130 mm above and
->= 150 mm below them."""
+>= 150 mm below them.  Anything of the region above the head (a raised hand, a held object) moves the band up with
+it: the cohort's posture keeps the arms down, a recording that does not is a limitation of this crop."""
 BACK_MARGIN = 0.1
 """``crop="back"``: the band's columns (the region's extent within its rows) grow by this share of their width on
 each side."""
@@ -353,8 +354,8 @@ def back_crop_box(depth_mm: np.ndarray, valid_mask: np.ndarray, span_mm: tuple[f
     top = int(rows[0])
     h, w = region.shape
     px_per_mm = camera.fy / z
-    # a region that starts on the frame's first row has its head cut off: its top is no anatomical point, keep all
-    y0 = 0 if top == 0 else min(h - 1, top + int(np.floor(top_mm * px_per_mm)))
+    # a region that touches the frame's first row has its head cut off: its top is no anatomical point, keep all
+    y0 = 0 if region[0].any() else min(h - 1, top + int(np.floor(top_mm * px_per_mm)))
     y1 = min(h, top + int(np.ceil(bottom_mm * px_per_mm)) + 1)
     cols = np.flatnonzero(region[y0:y1].any(axis=0))
     if cols.size == 0:  # the region ends above the band (a partial body): keep the whole region's columns

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from backsurface.core.landmarks import KEYS
+from backsurface.data import datasets
 from backsurface.data.preprocess import BACK_SPAN_MM
 
 # The paper's published numbers (Tables 1-2), for the side-by-side comparison; VGG-19 had no row.
@@ -60,6 +61,8 @@ def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dic
             "torso": "the body's bounding box with a margin (the paper uses the whole frame)",
             "back": "the back, found from the depth alone: the body's band {:g}-{:g} mm below the top of the head "
                     "(the paper uses the whole frame)".format(*BACK_SPAN_MM)}.get(p.crop, p.crop)
+    a = params.augment
+    copies = datasets.describe_random_copies(a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise)
     verdict = "above" if min(pck - paper_pck, pdj - paper_pdj) > 0 else "not above both of"
     return (
         f"**Best backbone ({best}) on the test split:** PCK@{params.evaluate.pck_mm:g}mm {pck:.1f}% "
@@ -76,7 +79,9 @@ def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dic
         f"noise of manual marking is absent and the bodies share one posture family. Weights: {weights}. "
         f"Input {p.input_size}² (paper 368²), crop: {crop}, {t['stages']} stages of {t['width']} channels (paper 7 of "
         f"128), {t['epochs']} epochs (paper 70), Adam at {t['learning_rate']:g} on a "
-        f"{t.get('lr_schedule', 'constant')} schedule (paper 1e-4, constant), batch {t['batch_size']}.\n\n"
+        f"{t.get('lr_schedule', 'constant')} schedule (paper 1e-4, constant), batch {t['batch_size']}; the "
+        f"paper's four translations of every frame and random copies: {copies} (paper: none; each copy is one "
+        f"more image in every epoch).\n\n"
         f"*Per landmark.* The hardest landmarks here by PDJ are {hardest[0]} ({per[hardest[0]]:.1f}%) and "
         f"{hardest[1]} ({per[hardest[1]]:.1f}%), landmarks on the silhouette that the sensor sees edge-on (the "
         f"'labels (floor)' row: even the true pixel measures {floor_note}); the paper's hardest were the "

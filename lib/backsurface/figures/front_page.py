@@ -28,7 +28,7 @@ stage reads)."""
 NOTEBOOKS = {  # executed notebook (stem prefix) → what it reproduces
     "01_acquire": "the recordings and their landmarks (paper Sec. 3-4, Fig. 1)",
     "02_preprocess": "background removal and normalisation (paper Sec. 5, eq. 1, Fig. 2-3)",
-    "03_augment": "the four translations (paper Sec. 6, Fig. 4)",
+    "03_augment": "the four translations (paper Sec. 6, Fig. 4) and the random training copies (beyond the paper)",
     "04_labels": "heatmaps and affinity fields (paper Sec. 7-1 to 7-3, Fig. 5-6)",
     "05_train": "the two-branch multi-stage network on each backbone (paper Sec. 7-4, 8)",
     "06_evaluate": "PCK and PDJ, Tables 1-2 and Figures 7-15 (paper Sec. 9), errors in millimetres (beyond the paper)",
@@ -152,6 +152,11 @@ def _section_data(s: Sources) -> list[str]:
             f"below).", ""]
 
 
+PRE = "summaries/preprocess.json"
+CROPS = {"none": "the whole frame", "torso": "the body's bounding box (`preprocess.crop: torso`)",
+         "back": "the subject's back, found from the depth (`preprocess.crop: back`)"}
+
+
 def _section_method(s: Sources, backbones: list[str], flip_test: bool = False) -> list[str]:
     rows = ["| backbone | input (px) | stages | width | epochs | learning rate | schedule | weights | parameters | "
             "training (min) | images/s |", "|:--|--:|--:|--:|--:|--:|:--|:--|--:|--:|--:|"]
@@ -165,8 +170,9 @@ def _section_method(s: Sources, backbones: list[str], flip_test: bool = False) -
                     f"{s.num(m, 'train_images_per_second', fmt='.1f')} |")
     return ["## The method", "",
             "The paper's OpenPose-style network: a backbone cut at an output stride of eight, then stages of two "
-            "branches (landmark heatmaps and part affinity fields), each refining the last; the whole frame "
-            "letterboxed into a square input, decoded to sub-pixel landmarks"
+            "branches (landmark heatmaps and part affinity fields), each refining the last; "
+            + CROPS.get(s.value(PRE, "crop") if s.has(PRE, "crop") else "", "the frame") +
+            " letterboxed into a square input, decoded to sub-pixel landmarks"
             + (" (every evaluation averages each image's outputs with those of its mirror image, left and right "
                "swapped back: the test-time flip, `evaluate.flip_test`)" if flip_test else "")
             + ". Per backbone, as trained in this run:", "", *rows, ""]
