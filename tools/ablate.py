@@ -106,10 +106,11 @@ def study_data(params, codec) -> dict[str, dict[str, np.ndarray]]:
 def _check_labels_on_disk(splits: dict[str, dict[str, np.ndarray]], params, codec) -> None:
     """The labels on disk must be those of params.yaml (else a run of training keys would train on stale data): as
     many random copies per training image as ``augment`` makes, and the codec's grid."""
+    from backsurface.data.datasets import makes_random_copies
     from backsurface.evaluation.scoring import with_raw_map
 
     a = params.augment
-    per_image = 1 + (a.copies if (a.copies and (a.hflip or a.rotate_deg or a.scale or a.depth_noise)) else 0)
+    per_image = 1 + (a.copies if makes_random_copies(a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise) else 0)
     train = splits["train"]
     n_kept, n_all = len(with_raw_map(train)["ids"]), len(train["ids"])
     if n_all != n_kept * per_image:
@@ -211,13 +212,16 @@ def _run_copies(run: dict) -> dict[str, object]:
 
 def _describe_copies(copies: dict[str, object]) -> str:
     """``{copies: 1, hflip: True, rotate_deg: 5, ...}`` → ``1× flip, rot ±5°``; ``none`` when no copy is made."""
-    if not copies or not copies.get("copies"):
+    from backsurface.data.datasets import makes_random_copies
+
+    if not copies or not makes_random_copies(*(copies.get(k, 0) for k in ("copies", "hflip", "rotate_deg", "scale",
+                                                                           "depth_noise"))):
         return "none"
     kinds = [name for name, on in (("flip", copies.get("hflip")), (f"rot ±{copies.get('rotate_deg', 0):g}°",
                                                                  copies.get("rotate_deg")),
                                    (f"scale ±{copies.get('scale', 0):g}", copies.get("scale")),
                                    (f"noise {copies.get('depth_noise', 0):g}", copies.get("depth_noise"))) if on]
-    return f"{copies['copies']}× " + ", ".join(kinds) if kinds else "none"
+    return f"{copies['copies']}× " + ", ".join(kinds)
 
 
 def table(out: Path) -> str:

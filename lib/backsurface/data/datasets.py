@@ -75,10 +75,15 @@ def translated_copies(data: dict[str, np.ndarray], shift: int) -> dict[str, np.n
     return {k: np.asarray(v) for k, v in out.items()}
 
 
+def makes_random_copies(copies: int, hflip: bool, rotate_deg: float, scale: float, noise: float) -> bool:
+    """Whether :func:`extra_augmentations` makes any copy: at least one copy per image and at least one kind."""
+    return bool(copies) and bool(hflip or rotate_deg or scale or noise)
+
+
 def describe_random_copies(copies: int, hflip: bool, rotate_deg: float, scale: float, noise: float) -> str:
     """``augment``'s random copies in words: ``"1 per training image: mirrored (left/right swapped) half the time,
     rotated within ±5°"``; ``"none"`` when :func:`extra_augmentations` makes none."""
-    if copies == 0 or not (hflip or rotate_deg or scale or noise):
+    if not makes_random_copies(copies, hflip, rotate_deg, scale, noise):
         return "none"
     kinds = [text for text, on in (("mirrored (left/right swapped) half the time", hflip),
                                    (f"rotated within ±{rotate_deg:g}°", rotate_deg),
@@ -93,7 +98,7 @@ def extra_augmentations(data: dict[str, np.ndarray], copies: int, hflip: bool, r
     Their ``transforms`` are not pure scale+offset maps any more, so they are
     marked with NaN: such images train, they are never mapped back to the raw frame.
     """
-    if copies == 0 or not (hflip or rotate_deg or scale or noise):
+    if not makes_random_copies(copies, hflip, rotate_deg, scale, noise):
         return data
     rng = np.random.default_rng(seed)
     out = {k: list(v) for k, v in data.items()}

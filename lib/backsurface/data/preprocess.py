@@ -48,6 +48,18 @@ it: the cohort's posture keeps the arms down, a recording that does not is a lim
 BACK_MARGIN = 0.1
 """``crop="back"``: the band's columns (the region's extent within its rows) grow by this share of their width on
 each side."""
+
+
+def describe_crop(crop: str) -> str:
+    """What ``crop`` spends the network input on, in words (the evaluation's comparison with the paper and the front
+    page): ``"none"`` → ``"the whole 512×424 frame"``."""
+    words = {"none": "the whole 512×424 frame",
+             "torso": "the body's bounding box with a margin",
+             "back": "the subject's back, found from the depth alone: the body's band {:g}–{:g} mm below the top of "
+                     "the head".format(*BACK_SPAN_MM)}
+    if crop not in words:
+        raise PreprocessError(f"crop must be one of {CROPS}, got {crop!r}")
+    return words[crop]
 BACKGROUNDS = ("fixed", "nearest")
 NEAR_SHARE = 0.02
 """The share of a frame's valid pixels taken as the subject's near surface (``background="nearest"``): a

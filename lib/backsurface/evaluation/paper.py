@@ -6,7 +6,7 @@ import pandas as pd
 
 from backsurface.core.landmarks import KEYS
 from backsurface.data import datasets
-from backsurface.data.preprocess import BACK_SPAN_MM
+from backsurface.data.preprocess import describe_crop
 
 # The paper's published numbers (Tables 1-2), for the side-by-side comparison; VGG-19 had no row.
 PAPER = {
@@ -57,10 +57,8 @@ def comparison_paragraph(best: str, test: dict, weights: str, params, floor: dic
                       f"({hardest[1]}) in 3D from the annotated mesh point, while its in-plane and surface errors are "
                       f"{floor['inplane_mre_mm_ci'][0]:.2g} mm and {floor['surface_mre_mm_ci'][0]:.2g} mm")
     i, il, ih = test["inplane_mre_mm_ci"]
-    crop = {"none": "the whole 512×424 frame letterboxed, as the paper",
-            "torso": "the body's bounding box with a margin (the paper uses the whole frame)",
-            "back": "the back, found from the depth alone: the body's band {:g}-{:g} mm below the top of the head "
-                    "(the paper uses the whole frame)".format(*BACK_SPAN_MM)}.get(p.crop, p.crop)
+    crop = describe_crop(p.crop) + (" letterboxed, as the paper" if p.crop == "none" else
+                                    " (the paper uses the whole frame)")
     a = params.augment
     copies = datasets.describe_random_copies(a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise)
     verdict = "above" if min(pck - paper_pck, pdj - paper_pdj) > 0 else "not above both of"

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from backsurface.core.atomic import write_json, write_text
+from backsurface.data.preprocess import CROPS, describe_crop
 
 PAGE, SOURCES = "README.md", "README.sources.json"
 LANDMARKS = ("VP", "NC", "LSH", "RSH", "LS", "RS", "LW", "RW", "LPSIS", "RPSIS")
@@ -153,8 +154,12 @@ def _section_data(s: Sources) -> list[str]:
 
 
 PRE = "summaries/preprocess.json"
-CROPS = {"none": "the whole frame", "torso": "the body's bounding box (`preprocess.crop: torso`)",
-         "back": "the subject's back, found from the depth (`preprocess.crop: back`)"}
+
+
+def _crop_words(s: Sources) -> str:
+    """The run's crop in words, with its key; ``the frame`` for a summary older than the crop."""
+    crop = s.value(PRE, "crop") if s.has(PRE, "crop") else None
+    return f"{describe_crop(crop)} (`preprocess.crop: {crop}`)" if crop in CROPS else "the frame"
 
 
 def _section_method(s: Sources, backbones: list[str], flip_test: bool = False) -> list[str]:
@@ -171,7 +176,7 @@ def _section_method(s: Sources, backbones: list[str], flip_test: bool = False) -
     return ["## The method", "",
             "The paper's OpenPose-style network: a backbone cut at an output stride of eight, then stages of two "
             "branches (landmark heatmaps and part affinity fields), each refining the last; "
-            + CROPS.get(s.value(PRE, "crop") if s.has(PRE, "crop") else "", "the frame") +
+            + _crop_words(s) +
             " letterboxed into a square input, decoded to sub-pixel landmarks"
             + (" (every evaluation averages each image's outputs with those of its mirror image, left and right "
                "swapped back: the test-time flip, `evaluate.flip_test`)" if flip_test else "")
