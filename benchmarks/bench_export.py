@@ -41,9 +41,13 @@ def main(argv: list[str] | None = None) -> None:
     if Path(args.model).is_file():
         (m, c), name = model_file.load(args.model), args.model
     else:
-        m, name = model.build_model("resnet152", 184, stages=3, width=64, feature_channels=64), "resnet152 (random)"
-        c = LabelCodec(input_size=184, crop="none", threshold_mm=1700.0, stride=8, sigma_px=8.0, cutoff=4.6,
-                       limb_width_px=8.0)
+        from backsurface.core.params import load_study
+
+        params = load_study(ROOT / "params.yaml")
+        c, t = LabelCodec.from_params(params), params.train
+        m = model.build_model("resnet152", c.input_size, stages=t.stages, width=t.width,
+                              refine_kernel=t.refine_kernel, feature_channels=t.feature_channels)
+        name = "resnet152 (random weights, the default profile's network)"
     size = int(m.inputs[0].shape[1])
     x = np.random.default_rng(0).random((4, size, size, 1)).astype(np.float32)
     with tempfile.TemporaryDirectory() as tmp:

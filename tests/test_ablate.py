@@ -40,18 +40,19 @@ def _ablate():
 
 
 @pytest.mark.parametrize("pairs", [[], ["train.epochs=3"], ["augment.copies=1", "augment.hflip=true",
-                                                             "augment.rotate_deg=5", "preprocess.crop=none"]])
+                                                             "augment.rotate_deg=5"]])
 def test_a_run_with_the_study_data_trains_on_the_labels_on_disk(pairs):
     ablate = _ablate()
     study = ablate.read_yaml(ROOT / "params.yaml")
     same = [f"augment.{k}={str(v).lower()}" for k, v in study["augment"].items()]
     same += [f"labels.{k}={v}" for k, v in study["labels"].items()]
+    same += [f"preprocess.{k}={v}" for k, v in study["preprocess"].items()]  # the study's own values: no change
     params, rebuild = ablate.study_params(ablate.parse_changes(pairs + same))
     assert not rebuild and params.augment.model_dump() == study["augment"]
 
 
 @pytest.mark.parametrize("pair", ["augment.copies=0", "augment.copies=2", "augment.hflip=false", "augment.shift_px=4",
-                                  "preprocess.crop=back", "preprocess.input_size=144", "labels.sigma_px=6"])
+                                  "preprocess.crop=torso", "preprocess.input_size=144", "labels.sigma_px=6"])
 def test_a_run_that_changes_a_data_key_builds_its_own_data(pair):
     ablate = _ablate()
     params, rebuild = ablate.study_params(ablate.parse_changes([pair]))
@@ -59,3 +60,26 @@ def test_a_run_that_changes_a_data_key_builds_its_own_data(pair):
     section, _, rest = pair.partition(".")
     key, value = rest.split("=")
     assert getattr(getattr(params, section), key) == ablate.yaml.safe_load(value)
+
+
+def test_labels_on_disk_of_another_crop_or_copy_count_are_refused(synthetic, tmp_path):
+    from backsurface.acquisition.acquire import write_cohort
+    from backsurface.codec.label_codec import LabelCodec
+    from backsurface.data import datasets
+
+    ablate = _ablate()
+    write_cohort(list(synthetic), tmp_path / "raw", progress=False)
+    params, _ = ablate.study_params(ablate.parse_changes(["preprocess.crop=back", "augment.copies=1",
+                                                          "augment.hflip=true"]))
+    codec, a = LabelCodec.from_params(params), params.augment
+    frames = datasets.preprocess_cohort(tmp_path / "raw", params.preprocess, progress=False)
+    train = datasets.extra_augmentations(frames, a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise, 0)
+    splits = {"train": codec.encode_dataset(train)}
+    ablate._check_labels_on_disk(splits, params, codec, tmp_path / "raw")  # the labels of these params pass
+    whole, _ = ablate.study_params(ablate.parse_changes(["preprocess.crop=none", "augment.copies=1",
+                                                         "augment.hflip=true"]))
+    with pytest.raises(ablate.AblationError, match="was not preprocessed with params.yaml's preprocess .crop 'none'"):
+        ablate._check_labels_on_disk(splits, whole, LabelCodec.from_params(whole), tmp_path / "raw")
+    none, _ = ablate.study_params(ablate.parse_changes(["preprocess.crop=back", "augment.copies=0"]))
+    with pytest.raises(ablate.AblationError, match="makes 1 per image"):
+        ablate._check_labels_on_disk(splits, none, LabelCodec.from_params(none), tmp_path / "raw")

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from backsurface.clinical import curve, screening
 from backsurface.clinical.reference import Reference, ReferenceError
+from backsurface.codec.label_codec import LabelCodec
 
 
 def _line(theta_deg_of_s, length_mm=500.0, n=300):
@@ -142,7 +143,9 @@ def test_the_report_command_end_to_end_on_a_frame_it_renders(tiny, synthetic, tm
     rec = next(iter(synthetic))
     frame = tmp_path / f"{rec.id}.png"
     contract.write_depth(frame, rec.depth)
-    ref = _reference().save(tmp_path / "reference.json")
+    from helpers import codec
+
+    ref = Reference(**{**vars(_reference()), "codec": codec(32)}).save(tmp_path / "reference.json")  # tiny's own
     pdf, page = tmp_path / "out" / "report.pdf", tmp_path / "out" / "report.html"
     rc = main(["report", str(frame), "--model", str(tiny), "--out", str(pdf), "--out", str(page),
                "--reference", str(ref)])
@@ -156,7 +159,8 @@ def test_the_report_command_end_to_end_on_a_frame_it_renders(tiny, synthetic, tm
 
 
 @pytest.mark.parametrize("case", ["missing reference", "output is the frame", "wrong suffix", "corrupt frame",
-                                  "reference of another model", "card not an object", "flip against the reference"])
+                                  "reference of another model", "card not an object", "flip against the reference",
+                                  "reference of another crop"])
 def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path, capsys, case):
     from backsurface.__main__ import main
     from backsurface.core import camera, contract
@@ -175,6 +179,11 @@ def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path,
         frame.write_text("not a png")
     elif case == "reference of another model":
         ref = Reference(**{**vars(_reference()), "backbone": "vgg19"}).save(tmp_path / "reference.json")
+    elif case == "reference of another crop":
+        from helpers import codec
+
+        other = LabelCodec.from_dict({**codec(32).to_dict(), "crop": "torso" if codec(32).crop != "torso" else "back"})
+        ref = Reference(**{**vars(_reference()), "codec": other}).save(tmp_path / "reference.json")
     elif case == "card not an object":
         from backsurface.net.model_file import card_path
         card = card_path(tiny)
@@ -190,7 +199,8 @@ def test_bad_report_input_is_one_line_exit_2_and_nothing_written(tiny, tmp_path,
     assert {"missing reference": "absent.json", "output is the frame": "F1.png", "wrong suffix": "r.txt",
             "corrupt frame": "F1.png", "reference of another model": "tuned on 'vgg19'",
             "card not an object": "model.card.json",
-            "flip against the reference": "tuned on landmarks predicted with the test-time flip"}[case] in err
+            "flip against the reference": "tuned on landmarks predicted with the test-time flip",
+            "reference of another crop": "the model's codec has crop"}[case] in err
     assert sorted(p.name for p in tmp_path.iterdir()) == before
     if case == "card not an object":
         card.write_text(saved)
@@ -276,6 +286,17 @@ def test_a_reference_keeps_its_angle_model_and_an_older_file_reads_without_one(t
     del before_flip["flip_test"]
     (tmp_path / "v2.json").write_text(json.dumps(before_flip))
     assert Reference.load(tmp_path / "v2.json").flip_test is False  # format 2 predates the flip: tuned without it
+    from helpers import codec
+
+    with_codec = Reference(**{**vars(ref), "codec": codec(32)})
+    assert Reference.load(with_codec.save(tmp_path / "codec.json")) == with_codec
+    before_codec = with_codec.to_dict() | {"format": 3}
+    del before_codec["codec"]
+    (tmp_path / "v3.json").write_text(json.dumps(before_codec))
+    assert Reference.load(tmp_path / "v3.json").codec is None  # format 3 predates the codec: not checked
+    (tmp_path / "codec_bad.json").write_text(json.dumps(with_codec.to_dict() | {"codec": {"format": 2, "crop": 1}}))
+    with pytest.raises(ReferenceError, match="codec_bad.json: not a clinical reference .*codec"):
+        Reference.load(tmp_path / "codec_bad.json")
     (tmp_path / "flip_bad.json").write_text(json.dumps(flipped.to_dict() | {"flip_test": "yes"}))
     with pytest.raises(ReferenceError, match="flip_bad.json: not a clinical reference .*flip_test must be true"):
         Reference.load(tmp_path / "flip_bad.json")

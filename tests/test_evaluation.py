@@ -146,3 +146,15 @@ def test_scoring_keeps_the_frames_and_translations_and_drops_the_random_copies()
     kept = with_raw_map(data)
     assert kept["ids"].tolist() == ["a", "c"] and kept["images"].tolist() == [0.0, 2.0]
     assert kept["transforms"].shape == (2, 6)
+
+
+def test_a_model_of_another_scheme_is_refused_naming_what_differs():
+    from backsurface.codec.label_codec import LabelCodec
+    from backsurface.evaluation.scoring import SchemeMismatch, require_same_scheme
+
+    data = LabelCodec(input_size=184, crop="back", threshold_mm=1700.0, background="nearest", body_depth_mm=300.0,
+                      stride=8, sigma_px=8.0, cutoff=4.6, limb_width_px=4.0)
+    require_same_scheme(data, LabelCodec.from_dict(data.to_dict()), "same.keras")  # the same scheme passes
+    other = LabelCodec.from_dict({**data.to_dict(), "crop": "none", "input_size": 144})
+    with pytest.raises(SchemeMismatch, match=r"old\.keras: .*input_size 144 \(data 184\), crop 'none' \(data 'back'\)"):
+        require_same_scheme(other, data, "old.keras")

@@ -159,3 +159,22 @@ def test_the_commit_marker_counts_code_changes_not_the_reports_being_written(tmp
     assert front_page._commit(tmp_path) == clean
     (tmp_path / "lib" / "a.py").write_text("x = 2\n")
     assert front_page._commit(tmp_path) == clean + "-dirty"
+
+
+@pytest.mark.parametrize("crop", ["none", "torso", "back"])
+def test_the_method_names_the_crop_and_its_figures_come_from_the_library(reports, tmp_path, crop):
+    from backsurface.data.preprocess import describe_crop
+
+    _write(reports / "summaries/preprocess.json", {"n_frames": 105, "input_size": 184, "crop": crop})
+    front_page.write(reports, BACKBONES, tmp_path)
+    method = (reports / "README.md").read_text().split("## The method")[1].split("##")[0]
+    assert f"{describe_crop(crop)} (`preprocess.crop: {crop}`)" in method
+    assert front_page.check(reports) == [] and front_page.unsourced_numbers(reports) == []
+    # a figure of the crop's words that the library does not give is found
+    sources = json.loads((reports / "README.sources.json").read_text())
+    library = [n for n in sources["numbers"] if "library" in n]
+    assert bool(library) is (crop != "torso")
+    if library:
+        library[0]["text"] = "7×7"
+        (reports / "README.sources.json").write_text(json.dumps(sources))
+        assert front_page.check(reports) == [f"describe_crop('{crop}',): does not give 7×7 on the page"]

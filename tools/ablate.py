@@ -8,7 +8,7 @@ in one pass and with the test-time flip).
 ``run`` reads params.yaml and applies the ``-S`` changes (YAML values) to ``train``, ``preprocess``, ``augment`` or
 ``labels`` keys. A run of training keys only trains on the labels on disk (``artifacts/labels``); a run that changes
 a data key builds its own train and test split from ``artifacts/raw`` with the pipeline's functions (preprocessing,
-the subject split, translations and random copies, labels), so ``-S preprocess.crop=back`` or
+the subject split, translations and random copies, labels), so ``-S preprocess.crop=none`` or
 ``-S augment.copies=0`` needs no pipeline run. It trains ``--backbone`` (checkpoints under ``build/ablation/NAME``:
 an interrupted run resumes) and writes ``reports/ablation/runs/NAME.json``: the changes, the training configuration
 and data keys, the commit, the machine, the training time, and per split the in-plane mean (with its
@@ -103,9 +103,11 @@ def study_data(params, codec) -> dict[str, dict[str, np.ndarray]]:
     return {"train": codec.encode_dataset(train), "test": codec.encode_dataset(test)}
 
 
-def _check_labels_on_disk(splits: dict[str, dict[str, np.ndarray]], params, codec) -> None:
+def _check_labels_on_disk(splits: dict[str, dict[str, np.ndarray]], params, codec,
+                          raw_dir: Path = ROOT / "artifacts" / "raw") -> None:
     """The labels on disk must be those of params.yaml (else a run of training keys would train on stale data): as
-    many random copies per training image as ``augment`` makes, and the codec's grid."""
+    many random copies per training image as ``augment`` makes, the codec's grid, and its preprocessing (crop, input
+    size, background cut: the first frame's transform re-derived from its raw frame in ``raw_dir``)."""
     from backsurface.data.datasets import makes_random_copies
     from backsurface.evaluation.scoring import with_raw_map
 
@@ -119,6 +121,17 @@ def _check_labels_on_disk(splits: dict[str, dict[str, np.ndarray]], params, code
     if tuple(train["heatmaps"].shape[1:3]) != (codec.output_size,) * 2:
         raise AblationError(f"artifacts/labels/train.npz has {train['heatmaps'].shape[1]}² heatmaps, params.yaml's "
                             f"codec {codec.output_size}²: run `dvc repro labels` first")
+    # the crop, input size and background cut: the first frame's transform re-derived from its raw frame
+    from backsurface.evaluation.scoring import raw_depths
+
+    first = int(np.flatnonzero(train["augmentation"] == "original")[0])
+    frame_id = str(train["ids"][first])
+    depth = raw_depths(raw_dir, np.array([frame_id]))[frame_id]
+    _, transform = codec.preprocess(depth.astype(float), name=frame_id)
+    if not np.allclose(transform.to_row(), train["transforms"][first], rtol=0, atol=1e-6):
+        raise AblationError(f"artifacts/labels/train.npz: frame {frame_id} was not preprocessed with params.yaml's "
+                            f"preprocess (crop {codec.crop!r}, input {codec.input_size}): run `dvc repro labels` "
+                            f"first")
 
 
 def _commit() -> str:
@@ -168,7 +181,8 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
         _check_labels_on_disk(splits, params, codec)
     card = model_file.read_card(pipeline_model) if pipeline_model.exists() else {}
     n_images = len(splits["train"]["ids"])
-    if not rebuild and "config" in card and config.same_run(card["config"]):
+    if (not rebuild and "config" in card and config.same_run(card["config"])
+            and LabelCodec.for_model(pipeline_model) == codec):
         print(f"{name}: configuration of the pipeline's {backbone}: scoring {pipeline_model}")
         model, codec = model_file.load(pipeline_model)
         seconds, reused = card.get("train_seconds"), True

@@ -155,9 +155,9 @@ def _reference_path(args) -> Path:
 
 
 def report(args) -> int:
-    from backsurface.clinical.reference import Reference, ReferenceError  # noqa: PLC0415
+    from backsurface.clinical.reference import Reference, ReferenceError, require_model_scheme  # noqa: PLC0415
     from backsurface.clinical.subject import assess_subject  # noqa: PLC0415
-    from backsurface.codec.label_codec import CodecError  # noqa: PLC0415
+    from backsurface.codec.label_codec import CodecError, LabelCodec  # noqa: PLC0415
     from backsurface.core import contract  # noqa: PLC0415
     from backsurface.core.atomic import OutputError, atomic_files, check_outputs  # noqa: PLC0415
     from backsurface.data.preprocess import PreprocessError  # noqa: PLC0415
@@ -183,6 +183,7 @@ def report(args) -> int:
             raise ModelError(f"{args.model}: the model is {card.get('backbone')!r} but {reference_path} was tuned on "
                              f"{reference.backbone!r} landmarks (calibration and cut-offs); use that model or its "
                              f"own reference")
+        require_model_scheme(reference, LabelCodec.for_model(args.model), str(args.model))
         depth = contract.read_depth(args.depth).astype(float)
         flip = reference.flip_test if args.flip_test is None else args.flip_test
         if flip != reference.flip_test:

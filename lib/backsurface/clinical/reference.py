@@ -4,7 +4,9 @@ A :class:`Reference` holds the healthy 95% range of every index (the study cohor
 curve-angle :class:`~backsurface.clinical.curve.Calibration` and the major-angle
 :class:`~backsurface.clinical.angle_model.AngleModel` fitted on the tuning cohort, and the screening cut-offs
 chosen there (format 1 files, without the model, are read with none), and whether the landmarks they were tuned
-on came with the test-time flip (``flip_test``; format 1 and 2 files predate it and were tuned without).  It is a
+on came with the test-time flip (``flip_test``; format 1 and 2 files predate it and were tuned without), and the
+label codec of the model that predicted them (``codec``: crop, input size, background cut...; format 1 to 3 files
+predate it and are not checked against the model).  It is a
 small JSON file (``reports/clinical/reference.json``), written whole or not at all and read strictly: a file that
 is not one gives one error naming it.
 """
@@ -19,10 +21,11 @@ from pathlib import Path
 
 from backsurface.clinical.angle_model import AngleModel
 from backsurface.clinical.curve import Calibration
+from backsurface.codec.label_codec import CodecError, LabelCodec
 from backsurface.core.atomic import write_json
 
-FORMAT = 3
-FORMATS = (1, 2, 3)  # 1: before the angle model; 2: before flip_test
+FORMAT = 4
+FORMATS = (1, 2, 3, 4)  # 1: before the angle model; 2: before flip_test; 3: before the codec
 CUTOFF_KEY = re.compile(r"curve_deg>\d+(\.\d+)?")
 
 
@@ -39,13 +42,14 @@ class Reference:
     provenance: str  # where the numbers come from (cohorts, sizes)
     angle_model: AngleModel | None = None  # the major curve angle from the surface signs (None: max of the kinds)
     flip_test: bool = False  # the tuning landmarks were predicted with the test-time flip (evaluate.flip_test)
+    codec: LabelCodec | None = None  # the scheme of the model that predicted them (None: a file from before it)
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "ranges": {k: list(v) for k, v in self.ranges.items()},
                 "calibration": self.calibration.to_dict(), "cutoffs": self.cutoffs, "backbone": self.backbone,
                 "provenance": self.provenance,
                 "angle_model": None if self.angle_model is None else self.angle_model.to_dict(),
-                "flip_test": self.flip_test}
+                "flip_test": self.flip_test, "codec": None if self.codec is None else self.codec.to_dict()}
 
     def save(self, path: str | Path) -> Path:
         write_json(path, self.to_dict())
@@ -75,10 +79,24 @@ class Reference:
             flip = d["flip_test"] if d["format"] >= 3 else False
             if not isinstance(flip, bool):
                 raise ValueError(f"flip_test must be true or false, got {flip!r}")
+            codec = d["codec"] if d["format"] >= 4 else None
             ref = cls(ranges, Calibration.from_dict(d["calibration"], str(path)), cutoffs, str(d["backbone"]),
-                      str(d["provenance"]), None if model is None else AngleModel.from_dict(model, str(path)), flip)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                      str(d["provenance"]), None if model is None else AngleModel.from_dict(model, str(path)), flip,
+                      None if codec is None else LabelCodec.from_dict(codec, "codec"))
+        except (KeyError, TypeError, ValueError, AttributeError, CodecError) as exc:
             raise ReferenceError(f"{path}: not a clinical reference ({' '.join(str(exc).split())})") from None
         if not all(math.isfinite(x) for v in ranges.values() for x in v):
             raise ReferenceError(f"{path}: a healthy range is not a finite number")
         return ref
+
+
+def require_model_scheme(reference: Reference, model_codec: LabelCodec, source: str) -> None:
+    """The model must predict with the scheme the reference was tuned on (its calibration and cut-offs follow the
+    landmarks' error, which the crop and input size set); a file from before the codec is not checked."""
+    if reference.codec is None:
+        return
+    a, b = model_codec.to_dict(), reference.codec.to_dict()
+    differ = [f"{k} {a[k]!r} (reference {b[k]!r})" for k in a if a[k] != b[k]]
+    if differ:
+        raise ReferenceError(f"{source}: the model's codec has {', '.join(differ)}: use the model the reference was "
+                             f"tuned on or its own reference")

@@ -54,7 +54,7 @@ class LabelCodec:
     """The label scheme of one model (every field is required: ``params.yaml`` is where defaults live)."""
 
     input_size: int  # network input: input_size × input_size pixels
-    crop: str  # "none" (the whole frame, letterboxed), "torso" (the body's box) or "back" (neck to buttocks)
+    crop: str  # "none" (the whole frame, letterboxed), "torso" (the body's box), "back" (data.preprocess.back_crop_box)
     threshold_mm: float  # background="fixed": depth beyond this is background (paper: 1700)
     background: str  # "fixed" (threshold_mm) or "nearest" (body_depth_mm behind the subject's near surface)
     body_depth_mm: float  # background="nearest": how far behind the subject's near surface the body may reach

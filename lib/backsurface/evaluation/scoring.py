@@ -67,6 +67,20 @@ class Localised:
         return np.linalg.norm(self.pred_raw - self.true_raw, axis=-1)
 
 
+class SchemeMismatch(ValueError):
+    """A model scored on data labelled with another scheme (crop, input size, background cut, grid...)."""
+
+
+def require_same_scheme(model_codec: LabelCodec, data_codec: LabelCodec, source: str) -> None:
+    """A model decodes with its own codec but is scored on the study's images and transforms: both must be the
+    same scheme, else (a model of another crop or input size) its points would be mapped through the wrong frame."""
+    a, b = model_codec.to_dict(), data_codec.to_dict()
+    differ = [f"{k} {a[k]!r} (data {b[k]!r})" for k in a if a[k] != b[k]]
+    if differ:
+        raise SchemeMismatch(f"{source}: the model was trained with {', '.join(differ)}: retrain it "
+                             f"(dvc repro train) or score it on its own data")
+
+
 def with_raw_map(data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The rows of a labelled split that map back to their raw frame: the frames and their translations.  The
     random training copies (``augment.copies``: flips, rotations) carry NaN transforms; they train, and are never

@@ -21,6 +21,10 @@ from backsurface.core.atomic import write_json, write_text
 from backsurface.data.preprocess import CROPS, describe_crop
 
 PAGE, SOURCES = "README.md", "README.sources.json"
+NUMBER = r"[^\s|()]*\d[^\s|()]*"
+"""A figure on the page: a run of characters holding a digit, between blanks, bars and brackets."""
+LIBRARY_WORDS = {"describe_crop": describe_crop}
+"""The library functions whose text the page may print (:meth:`Sources.words`), by name."""
 LANDMARKS = ("VP", "NC", "LSH", "RSH", "LS", "RS", "LW", "RW", "LPSIS", "RPSIS")
 OWN_NOTEBOOK = "front_page/08_front_page.ipynb"
 """This page's own executed notebook, under reports/ (tools/stage writes it outside ``notebooks/``, which the
@@ -77,6 +81,14 @@ class Sources:
         text = format(v, fmt)
         self.numbers.append({"sum_of": [[rel, list(keys)] for rel, keys in parts], "scale": scale, "format": fmt,
                              "text": text})
+        return text
+
+    def words(self, name: str, *args) -> str:
+        """The text of the library's :data:`LIBRARY_WORDS` ``name(*args)`` (a definition of the method in words, such
+        as the crop), each figure in it recorded as sourced from that function: what the page prints."""
+        text = LIBRARY_WORDS[name](*args)
+        for token in sorted(set(re.findall(NUMBER, text))):
+            self.numbers.append({"library": name, "args": list(args), "text": token})
         return text
 
     def table(self, rel: str) -> str:
@@ -159,7 +171,7 @@ PRE = "summaries/preprocess.json"
 def _crop_words(s: Sources) -> str:
     """The run's crop in words, with its key; ``the frame`` for a summary older than the crop."""
     crop = s.value(PRE, "crop") if s.has(PRE, "crop") else None
-    return f"{describe_crop(crop)} (`preprocess.crop: {crop}`)" if crop in CROPS else "the frame"
+    return f"{s.words('describe_crop', crop)} (`preprocess.crop: {crop}`)" if crop in CROPS else "the frame"
 
 
 def _section_method(s: Sources, backbones: list[str], flip_test: bool = False) -> list[str]:
@@ -372,6 +384,11 @@ def check(reports: str | Path) -> list[str]:
     sources = json.loads((reports / SOURCES).read_text(encoding="utf-8"))
     s, problems = Sources(reports), []
     for n in sources["numbers"]:
+        if "library" in n:
+            text = LIBRARY_WORDS[n["library"]](*n["args"]) if n["library"] in LIBRARY_WORDS else ""
+            if n["text"] not in text or n["text"] not in page:
+                problems.append(f"{n['library']}{tuple(n['args'])}: does not give {n['text']} on the page")
+            continue
         if "sum_of" in n:
             v = sum(float(s.value(rel, *keys)) for rel, keys in n["sum_of"])
             where = f"sum of {[rel for rel, _ in n['sum_of']]}"
@@ -411,7 +428,7 @@ def unsourced_numbers(reports: str | Path) -> list[str]:
     s = ALLOWED.sub(" ", s)  # first: a recorded number may also be a digit of a name ("Sec. 7-4")
     for text in sorted({n["text"] for n in sources["numbers"]}, key=len, reverse=True):
         s = re.sub(rf"(?<![\w.]){re.escape(text)}(?![\w]|\.\d)", " ", s)
-    return sorted(set(re.findall(r"[^\s|()]*\d[^\s|()]*", s)))
+    return sorted(set(re.findall(NUMBER, s)))
 
 
 def links(reports: str | Path) -> list[str]:

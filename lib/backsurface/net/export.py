@@ -3,7 +3,9 @@
 Both exports serve the *last stage* only — ``heatmaps`` (N, n, n, 11) and ``pafs`` (N, n, n, 10) for
 normalised depth ``depth`` (N, S, S, 1) in [0, 1] — which is all a predictor needs — and carry the model's
 label codec beside them (``<name>.codec.json``), so :func:`backsurface.net.inference.open_model` reads an
-ONNX file as it reads the Keras one.  Files are written whole or not at all.
+ONNX file as it reads the Keras one.  Files are written whole or not at all.  A user outside
+:class:`~backsurface.net.predictor.Predictor` feeds each raw frame through ``codec.preprocess(depth)``: with
+``crop: back`` the box is found in every frame from its own depth, it is not one fixed letterbox.
 """
 
 from __future__ import annotations
