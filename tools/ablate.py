@@ -109,7 +109,7 @@ def _check_labels_on_disk(splits: dict[str, dict[str, np.ndarray]], params, code
     many random copies per training image as ``augment`` makes, the codec's grid, and its preprocessing (crop, input
     size, background cut: the first frame's transform re-derived from its raw frame in ``raw_dir``)."""
     from backsurface.data.datasets import makes_random_copies
-    from backsurface.evaluation.scoring import with_raw_map
+    from backsurface.evaluation.scoring import raw_depths, with_raw_map
 
     a = params.augment
     per_image = 1 + (a.copies if makes_random_copies(a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise) else 0)
@@ -122,8 +122,6 @@ def _check_labels_on_disk(splits: dict[str, dict[str, np.ndarray]], params, code
         raise AblationError(f"artifacts/labels/train.npz has {train['heatmaps'].shape[1]}² heatmaps, params.yaml's "
                             f"codec {codec.output_size}²: run `dvc repro labels` first")
     # the crop, input size and background cut: the first frame's transform re-derived from its raw frame
-    from backsurface.evaluation.scoring import raw_depths
-
     first = int(np.flatnonzero(train["augmentation"] == "original")[0])
     frame_id = str(train["ids"][first])
     depth = raw_depths(raw_dir, np.array([frame_id]))[frame_id]

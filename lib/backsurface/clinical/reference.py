@@ -95,8 +95,7 @@ def require_model_scheme(reference: Reference, model_codec: LabelCodec, source: 
     landmarks' error, which the crop and input size set); a file from before the codec is not checked."""
     if reference.codec is None:
         return
-    a, b = model_codec.to_dict(), reference.codec.to_dict()
-    differ = [f"{k} {a[k]!r} (reference {b[k]!r})" for k in a if a[k] != b[k]]
+    differ = model_codec.differences(reference.codec, "reference")
     if differ:
         raise ReferenceError(f"{source}: the model's codec has {', '.join(differ)}: use the model the reference was "
                              f"tuned on or its own reference")

@@ -92,6 +92,11 @@ class LabelCodec:
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, **asdict(self)}
 
+    def differences(self, other: LabelCodec, other_name: str) -> list[str]:
+        """Each field where ``other`` differs, as ``"crop 'none' (<other_name> 'back')"``; empty when the same."""
+        a, b = asdict(self), asdict(other)
+        return [f"{k} {a[k]!r} ({other_name} {b[k]!r})" for k in a if a[k] != b[k]]
+
     @classmethod
     def from_dict(cls, d: Any, source: str = "codec") -> LabelCodec:
         if not isinstance(d, dict):

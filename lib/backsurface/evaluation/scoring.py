@@ -74,8 +74,7 @@ class SchemeMismatch(ValueError):
 def require_same_scheme(model_codec: LabelCodec, data_codec: LabelCodec, source: str) -> None:
     """A model decodes with its own codec but is scored on the study's images and transforms: both must be the
     same scheme, else (a model of another crop or input size) its points would be mapped through the wrong frame."""
-    a, b = model_codec.to_dict(), data_codec.to_dict()
-    differ = [f"{k} {a[k]!r} (data {b[k]!r})" for k in a if a[k] != b[k]]
+    differ = model_codec.differences(data_codec, "data")
     if differ:
         raise SchemeMismatch(f"{source}: the model was trained with {', '.join(differ)}: retrain it "
                              f"(dvc repro train) or score it on its own data")
