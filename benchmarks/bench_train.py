@@ -8,6 +8,7 @@ a fresh subprocess so that the peak memory is its own.  Nothing is asserted; num
 
     python benchmarks/bench_train.py                       # all backbones, default and paper profiles
     python benchmarks/bench_train.py --backbones resnet50 --profiles default --steps 5
+    python benchmarks/bench_train.py --backbones resnet50 --profiles default --refine-kernel 7 3   # a lighter head
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def synthetic_labels(n: int, size: int):
             "pafs": np.stack([o[1] for o in out]), "masks": np.stack([o[2] for o in out])}
 
 
-def measure(backbone: str, profile: str, steps: int, jit: bool = False) -> dict:
+def measure(backbone: str, profile: str, steps: int, jit: bool = False, refine_kernel: int = 7) -> dict:
     from backsurface.net import train
     from backsurface.net.tfdata import TrainingData
 
@@ -55,7 +56,8 @@ def measure(backbone: str, profile: str, steps: int, jit: bool = False) -> dict:
             n += int(b[0].shape[0])
     pipeline_ips = n / (time.perf_counter() - t0)
 
-    cfg = train.TrainConfig(backbone, size, stages=stages, width=width, refine_kernel=7, feature_channels=features,
+    cfg = train.TrainConfig(backbone, size, stages=stages, width=width, refine_kernel=refine_kernel,
+                            feature_channels=features,
                             weights="none", weights_dir=None, epochs=1, batch_size=batch, learning_rate=1e-4,
                             lr_schedule="constant", warmup_epochs=0, seed=0, strategy="default")
     strategy = train.make_strategy("default")
@@ -76,7 +78,8 @@ def measure(backbone: str, profile: str, steps: int, jit: bool = False) -> dict:
         model(x, training=False)
     infer_ms = 1000 * (time.perf_counter() - t0) / reps
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"backbone": backbone, "profile": profile, "xla": jit, "input": size, "stages": stages, "width": width,
+    return {"backbone": backbone, "profile": profile, "xla": jit, "kernel": refine_kernel, "input": size,
+            "stages": stages, "width": width,
             "train_img_per_s": round(train_ips, 3), "infer_ms_per_frame": round(infer_ms, 1),
             "peak_rss_mb": round(peak_mb), "pipeline_img_per_s": round(pipeline_ips),
             "pipeline_over_train": round(pipeline_ips / train_ips),
@@ -89,21 +92,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--profiles", nargs="+", default=list(PROFILES), choices=list(PROFILES))
     ap.add_argument("--steps", type=int, default=4, help="timed training steps of batch 3")
     ap.add_argument("--jit", action="store_true", help="also time the step compiled with XLA (jit_compile)")
+    ap.add_argument("--refine-kernel", type=int, nargs="+", default=[7],
+                    help="the refinement stages' kernel (params train.refine_kernel); several: one row each")
     ap.add_argument("--one", nargs=2, metavar=("BACKBONE", "PROFILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(measure(*args.one, args.steps, jit=args.jit)))
+        print(json.dumps(measure(*args.one, args.steps, jit=args.jit, refine_kernel=args.refine_kernel[0])))
         return
-    cols = ("backbone", "profile", "xla", "input", "stages", "train_img_per_s", "infer_ms_per_frame", "peak_rss_mb",
-            "pipeline_img_per_s", "pipeline_over_train")
+    cols = ("backbone", "profile", "xla", "kernel", "input", "stages", "train_img_per_s", "infer_ms_per_frame",
+            "peak_rss_mb", "pipeline_img_per_s", "pipeline_over_train")
     print(" | ".join(cols))
     for profile in args.profiles:
         for bb in args.backbones:
             for jit in ([False, True] if args.jit else [False]):
-                cmd = [sys.executable, __file__, "--one", bb, profile, "--steps", str(args.steps)] + ["--jit"] * jit
-                out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                row = json.loads(out.stdout.strip().splitlines()[-1])
-                print(" | ".join(str(row[c]) for c in cols), flush=True)
+                for kernel in args.refine_kernel:
+                    cmd = [sys.executable, __file__, "--one", bb, profile, "--steps", str(args.steps),
+                           "--refine-kernel", str(kernel)] + ["--jit"] * jit
+                    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                    row = json.loads(out.stdout.strip().splitlines()[-1])
+                    print(" | ".join(str(row[c]) for c in cols), flush=True)
 
 
 if __name__ == "__main__":
