@@ -1,4 +1,4 @@
-"""Helpers shared by the inference benchmarks: int8 static quantisation of an ONNX export and a per-part profile.
+"""Helpers of benchmarks/bench_export.py: int8 static quantisation of an ONNX export and a per-part profile.
 
 Benchmark-side only (the study's predictor runs the float32 export): these measure whether int8 or a lighter part
 of the network would buy the Kinect's 30 frames/s on this CPU before the study changes its model.
@@ -62,7 +62,8 @@ def part_of(node_name: str) -> str:
 
 
 def time_by_part(path: Path, x: np.ndarray, runs: int) -> dict[str, float]:
-    """Milliseconds per run of each model part (ONNX Runtime's node events, after one untimed run)."""
+    """Milliseconds per run of each model part: ONNX Runtime's node events averaged over every run of the session,
+    the one warm-up run before the ``runs`` timed ones included (the profiler records from the session's start)."""
     import onnxruntime as ort  # noqa: PLC0415
 
     so = ort.SessionOptions()
