@@ -83,3 +83,13 @@ def test_labels_on_disk_of_another_crop_or_copy_count_are_refused(synthetic, tmp
     none, _ = ablate.study_params(ablate.parse_changes(["preprocess.crop=back", "augment.copies=0"]))
     with pytest.raises(ablate.AblationError, match="makes 1 per image"):
         ablate._check_labels_on_disk(splits, none, LabelCodec.from_params(none), tmp_path / "raw")
+
+
+def test_machine_detail_reads_the_cpu_model_and_the_kernel_flags():
+    cpuinfo = ("processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
+               "processor\t: 1\nmodel name\t: Example CPU 9000\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
+    d = _ablate().machine_detail(cpuinfo)
+    assert d["cpu"] == "Example CPU 9000"
+    assert d["isa"] == ["avx2", "avx512f", "avx512_vnni"]
+    assert d["matmul_gflops"] > 0
+    assert _ablate().machine_detail("flags : fpu sse2\n")["isa"] == []

@@ -149,6 +149,42 @@ def _machine() -> str:
     return f"{platform.machine()} {'GPU x' + str(len(gpus)) if gpus else 'CPU'}, {platform.node()}"
 
 
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile")
+"""The CPU flags that decide TensorFlow's and ONNX Runtime's kernels (recorded so a reader can tell machines apart)."""
+
+
+def matmul_gflops(n: int = 1024, repeats: int = 5) -> float:
+    """Float32 matrix-product throughput of this machine (GFLOP/s, best of ``repeats``): one number that tells a fast
+    machine from a slow one, recorded with each run so the 'train min' of runs on different machines can be read."""
+    rng = np.random.default_rng(0)
+    a, b = rng.random((n, n), dtype=np.float32), rng.random((n, n), dtype=np.float32)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - t)
+    return 2 * n**3 / best / 1e9
+
+
+def machine_detail(cpuinfo: str | None = None) -> dict[str, object]:
+    """The CPU model, core count, ISA flags and :func:`matmul_gflops` of this machine (``cpuinfo``: the text of
+    /proc/cpuinfo, read when None; empty where there is none)."""
+    import os  # noqa: PLC0415
+
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    model = next((line.partition(":")[2].strip() for line in cpuinfo.splitlines()
+                  if line.startswith("model name")), platform.processor() or platform.machine())
+    flags = set(next((line.partition(":")[2].split() for line in cpuinfo.splitlines()
+                      if line.startswith("flags")), []))
+    return {"cpu": model, "cores": os.cpu_count(), "isa": [f for f in ISA_FLAGS if f in flags],
+            "matmul_gflops": round(matmul_gflops(), 1)}
+
+
 def split_scores(loc_score: tuple) -> dict:
     loc, s = loc_score
     i, lo, hi = s["inplane_mre_mm_ci"]
@@ -199,7 +235,7 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
     out = {"name": name, "backbone": backbone, "changes": changes, "config": dataclasses.asdict(config),
            "data": {"preprocess": params.preprocess.model_dump(), "augment": params.augment.model_dump(),
                     "labels": params.labels.model_dump(), "rebuilt": rebuild}, "train_images": int(n_images),
-           "commit": _commit(), "machine": _machine(),
+           "commit": _commit(), "machine": _machine(), "machine_detail": machine_detail(),
            "train_seconds": seconds, "scored_pipeline_model": reused, "wall_seconds": time.perf_counter() - t0,
            "worst_branch_share": max(card.get("health", {}).values(), default=None)}
     for split, data in splits.items():  # one pass, and the test-time flip (evaluate.flip_test) on the same outputs
@@ -236,6 +272,13 @@ def _describe_copies(copies: dict[str, object]) -> str:
     return f"{copies['copies']}× " + ", ".join(kinds)
 
 
+def _describe_machine(run: dict) -> str:
+    d = run.get("machine_detail")
+    if not d:
+        return run["machine"]
+    return f"{run['machine']} ({d['cpu']}, {d['cores']} cores, {'/'.join(d['isa']) or 'no AVX2'})"
+
+
 def table(out: Path) -> str:
     rows = []
     for path in sorted(RUNS.glob("*.json")):
@@ -255,11 +298,13 @@ def table(out: Path) -> str:
                      **{k: r["test"]["inplane_mre_mm_by_landmark"][k] for k in KEYS},
                      "worst branch × baseline": (float("nan") if r.get("worst_branch_share") is None
                                                  else r["worst_branch_share"]),
-                     "train min": (r["train_seconds"] or float("nan")) / 60, "commit": r["commit"]})
+                     "train min": (r["train_seconds"] or float("nan")) / 60,
+                     "CPU GFLOP/s": r.get("machine_detail", {}).get("matmul_gflops", float("nan")),
+                     "commit": r["commit"]})
     if not rows:
         raise AblationError(f"{RUNS}: no runs yet (python tools/ablate.py run NAME ...)")
     df = pd.DataFrame(rows)
-    machines = sorted({json.loads(p.read_text())["machine"] for p in RUNS.glob("*.json")})
+    machines = sorted({_describe_machine(json.loads(p.read_text())) for p in RUNS.glob("*.json")})
     md = ("Training ablations (`tools/ablate.py`): one backbone retrained with the keys of its row changed "
           "(training keys on the study's labels; data keys on its own data built from the raw frames), same seed; "
           "in-plane error (mm, measured in the raw frame whatever the crop) on the train and test split, the test "
@@ -269,7 +314,9 @@ def table(out: Path) -> str:
           "outputs averaged with its mirror image's (`evaluate.flip_test`, the pipeline's evaluation; blank for runs "
           "made before it); the other columns are one pass. 'change': the keys the run set on top of params.yaml "
           "at its commit; 'crop' to 'random copies': what it then trained with (a random copy "
-          "is one more image per training image, so it doubles an epoch's images and time). "
+          "is one more image per training image, so it doubles an epoch's images and time). 'train min' depends on "
+          "the machine: 'CPU GFLOP/s' is the float32 matrix-product throughput measured with the run (blank for runs "
+          "made before it was recorded, whose machine is not known beyond the line below). "
           f"Machine: {'; '.join(machines)}.\n\n" + df.to_markdown(index=False, floatfmt=".1f") + "\n")
     write_text(out, md)
     return md
