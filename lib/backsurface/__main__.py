@@ -133,7 +133,7 @@ def predict(args) -> int:
             p = predicted[i]
             none = np.full_like(p.points_raw, np.nan)
             fig = figures_evaluation.prediction_overlays([(f"{i}: predicted landmarks", frames[i], none,
-                                                           p.points_raw)], cols=1)
+                                                           p.points_raw, p.cut_mm)], cols=1)
             figures.save(fig, tmp)
         contract.write_annotations(tmps[-1], records)
     print(f"{len(records)} frame(s) → {args.out}")

@@ -44,7 +44,13 @@ def show_depth(ax, depth_mm: np.ndarray, vmin: float | None = None, vmax: float 
 
 def show_body(ax, depth_mm: np.ndarray, points: list[np.ndarray] = (), max_mm: float = PAPER_BACKGROUND_MM,
               margin: float = 40):
-    """The subject only (pixels beyond ``max_mm`` and zeros in black), zoomed on the given points (raw pixels)."""
+    """The subject only (pixels beyond ``max_mm`` and zeros in black), zoomed on the given points (raw pixels).
+
+    ``max_mm`` is the frame's background cut: pass the codec's (``codec.cut_mm``, a prediction's ``cut_mm``), or a
+    subject found by depth beyond the paper's 1.7 m is drawn black.
+    """
+    if not (np.isfinite(max_mm) and max_mm > 0):
+        raise ValueError(f"show_body: the background cut must be a finite depth > 0 mm, got {max_mm}")
     d = np.asarray(depth_mm, dtype=float)
     valid = (d > 0) & (d <= max_mm)
     lo, hi = np.percentile(d[valid], [2, 98]) if valid.any() else (None, None)

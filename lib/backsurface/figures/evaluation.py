@@ -71,14 +71,18 @@ def last_stage_maps(image: np.ndarray, heatmaps: np.ndarray, pafs: np.ndarray, t
     return fig
 
 
-def prediction_overlays(frames: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]], cols: int = 4):
-    """Paper Figure 11: raw depth with true (red) and predicted (yellow) points and links, cropped to the body."""
+def prediction_overlays(frames: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, float]], cols: int = 4):
+    """Paper Figure 11: raw depth with true (red) and predicted (yellow) points and links, cropped to the body.
+
+    Each frame is ``(title, depth_mm, true_raw, pred_raw, cut_mm)``; ``cut_mm`` is its background cut
+    (``codec.cut_mm``), so a subject found by depth at 1.9 m is drawn, not masked at the paper's 1.7 m.
+    """
     rows = int(np.ceil(len(frames) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.9 * rows), squeeze=False)
     for ax in axes.ravel():
         ax.axis("off")
-    for ax, (title, depth, true_raw, pred_raw) in zip(axes.ravel(), frames):
-        show_body(ax, depth, [true_raw, pred_raw])
+    for ax, (title, depth, true_raw, pred_raw, cut_mm) in zip(axes.ravel(), frames):
+        show_body(ax, depth, [true_raw, pred_raw], max_mm=cut_mm)
         draw_landmarks(ax, true_raw, color="red", labels=False, size=14)
         draw_landmarks(ax, pred_raw, color="yellow", labels=False, size=14)
         ax.set_title(title, fontsize=8)

@@ -51,7 +51,7 @@ def angle_lines(result: SubjectResult) -> list[str]:
 
 
 def _picture(ax, depth, points_px, result: SubjectResult, title: str):
-    show_body(ax, depth, [points_px], margin=45)
+    show_body(ax, depth, [points_px], max_mm=result.cut_mm, margin=45)
     draw_landmarks(ax, points_px, color="yellow", labels=True, size=16)
     if result.spine is not None:
         ax.plot(result.spine[1], result.spine[0], "-", color="cyan", lw=1.6, label="spine line")
