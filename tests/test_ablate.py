@@ -93,3 +93,25 @@ def test_machine_detail_reads_the_cpu_model_and_the_kernel_flags():
     assert d["isa"] == ["avx2", "avx512f", "avx512_vnni"]
     assert d["matmul_gflops"] > 0
     assert _ablate().machine_detail("flags : fpu sse2\n")["isa"] == []
+
+
+def test_the_table_leaves_what_an_older_run_did_not_record_blank(tmp_path):
+    import json
+    import shutil
+
+    ablate = _ablate()
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    old = json.loads((ROOT / "reports" / "ablation" / "runs" / "lr1e-3_cosine.json").read_text())
+    assert "machine_detail" not in old and "test_flip" not in old  # a run from before both records
+    shutil.copy(ROOT / "reports" / "ablation" / "runs" / "lr1e-3_cosine.json", runs)
+    new = {**old, "name": "new", "test_flip": old["test"], "worst_branch_share": 0.04,
+           "machine_detail": {"cpu": "Example CPU", "cores": 2, "isa": ["avx2"], "matmul_gflops": 99.6}}
+    (runs / "new.json").write_text(json.dumps(new))
+    ablate.RUNS = runs
+    md = ablate.table(tmp_path / "training.md")
+    assert "nan" not in md
+    rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
+    assert "Example CPU, 2 cores, AVX2, 100 GFLOP/s" in rows["new"]
+    assert "GFLOP/s" not in rows["lr1e-3_cosine"]
+    assert (tmp_path / "training.md").read_text() == md

@@ -181,7 +181,8 @@ def machine_detail(cpuinfo: str | None = None) -> dict[str, object]:
                   if line.startswith("model name")), platform.processor() or platform.machine())
     flags = set(next((line.partition(":")[2].split() for line in cpuinfo.splitlines()
                       if line.startswith("flags")), []))
-    return {"cpu": model, "cores": os.cpu_count(), "isa": [f for f in ISA_FLAGS if f in flags],
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {"cpu": model, "cores": cores, "isa": [f for f in ISA_FLAGS if f in flags],
             "matmul_gflops": round(matmul_gflops(), 1)}
 
 
@@ -272,11 +273,14 @@ def _describe_copies(copies: dict[str, object]) -> str:
     return f"{copies['copies']}× " + ", ".join(kinds)
 
 
-def _describe_machine(run: dict) -> str:
+def _describe_cpu(run: dict) -> str | None:
+    """``AMD EPYC, 2 cores, AVX-512 VNNI, 216 GFLOP/s``; None for a run made before :func:`machine_detail`."""
     d = run.get("machine_detail")
     if not d:
-        return run["machine"]
-    return f"{run['machine']} ({d['cpu']}, {d['cores']} cores, {'/'.join(d['isa']) or 'no AVX2'})"
+        return None
+    isa = ("AVX-512 VNNI" if "avx512_vnni" in d["isa"] else "AVX-512" if "avx512f" in d["isa"] else
+           "AVX2" if "avx2" in d["isa"] else "no AVX2")
+    return f"{d['cpu']}, {d['cores']} cores, {isa}, {d['matmul_gflops']:.0f} GFLOP/s"
 
 
 def table(out: Path) -> str:
@@ -299,12 +303,13 @@ def table(out: Path) -> str:
                      "worst branch × baseline": (float("nan") if r.get("worst_branch_share") is None
                                                  else r["worst_branch_share"]),
                      "train min": (r["train_seconds"] or float("nan")) / 60,
-                     "CPU GFLOP/s": r.get("machine_detail", {}).get("matmul_gflops", float("nan")),
+                     "CPU": _describe_cpu(r),
                      "commit": r["commit"]})
     if not rows:
         raise AblationError(f"{RUNS}: no runs yet (python tools/ablate.py run NAME ...)")
     df = pd.DataFrame(rows)
-    machines = sorted({_describe_machine(json.loads(p.read_text())) for p in RUNS.glob("*.json")})
+    df = df.astype(object).where(df.notna(), None)  # a value a run did not record is a blank cell, not "nan"
+    machines = sorted({json.loads(p.read_text())["machine"] for p in RUNS.glob("*.json")})
     md = ("Training ablations (`tools/ablate.py`): one backbone retrained with the keys of its row changed "
           "(training keys on the study's labels; data keys on its own data built from the raw frames), same seed; "
           "in-plane error (mm, measured in the raw frame whatever the crop) on the train and test split, the test "
@@ -315,9 +320,10 @@ def table(out: Path) -> str:
           "made before it); the other columns are one pass. 'change': the keys the run set on top of params.yaml "
           "at its commit; 'crop' to 'random copies': what it then trained with (a random copy "
           "is one more image per training image, so it doubles an epoch's images and time). 'train min' depends on "
-          "the machine: 'CPU GFLOP/s' is the float32 matrix-product throughput measured with the run (blank for runs "
-          "made before it was recorded, whose machine is not known beyond the line below). "
-          f"Machine: {'; '.join(machines)}.\n\n" + df.to_markdown(index=False, floatfmt=".1f") + "\n")
+          "the machine: 'CPU' is the run's CPU model, cores, widest vector instructions and float32 matrix-product "
+          "throughput (GFLOP/s, measured with the run; blank for runs made before it was recorded, whose machine is "
+          f"known only as: {'; '.join(machines)}).\n\n"
+          + df.to_markdown(index=False, floatfmt=".1f", missingval="") + "\n")
     write_text(out, md)
     return md
 
