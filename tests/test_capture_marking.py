@@ -124,7 +124,8 @@ def test_marking_view_forwards_clicks_and_buttons():
 
     fig, ax = plt.subplots()
     saved = []
-    view = MarkingView(MarkingSession("S003", "depth/S003.png"), frame().astype(float), ax, on_save=saved.append)
+    view = MarkingView(MarkingSession("S003", "depth/S003.png"), frame().astype(float), ax,
+                       cut_mm=2500.0, on_save=saved.append)
 
     class Click:
         def __init__(self, x, y, inaxes=ax, button=1):

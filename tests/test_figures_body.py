@@ -58,3 +58,47 @@ def test_prediction_overlays_use_each_frames_own_cut():
     assert not np.ma.getmaskarray(_shown(a))[near_body].any()
     assert not np.ma.getmaskarray(_shown(b))[far_body].any()
     plt.close(fig)
+
+
+def test_the_landmark_gallery_draws_each_body_within_its_cut():
+    from backsurface.figures.common import landmark_gallery
+
+    far, far_body = _frame(1900.0)
+    pts = np.tile([[40.0, 30.0]], (10, 1))
+    fig = landmark_gallery([("far", far, pts, 2600.0)], crop=False)
+    shown = fig.axes[0].images[0].get_array()
+    assert (np.asarray(shown)[far_body] > 0).all() and (np.asarray(shown)[~far_body] == 0).all()
+    plt.close(fig)
+
+
+def test_the_marking_view_zooms_on_a_subject_beyond_1_7_m():
+    from backsurface.acquisition.marking import MarkingSession
+    from backsurface.figures.marking_widget import MarkingView
+
+    far, far_body = _frame(1900.0)
+    fig, ax = plt.subplots()
+    MarkingView(MarkingSession("S001", "depth/S001.png"), far, ax, cut_mm=2600.0)
+    x0, x1 = ax.get_xlim()
+    y1, y0 = ax.get_ylim()
+    cols, rows = np.flatnonzero(far_body.any(axis=0)), np.flatnonzero(far_body.any(axis=1))
+    assert x0 <= cols[0] and x1 >= cols[-1] and y0 <= rows[0] and y1 >= rows[-1]  # the body is in view
+    assert not np.ma.getmaskarray(_shown(ax))[far_body].any()
+    plt.close(fig)
+
+
+def test_the_report_page_draws_the_subject_within_the_results_cut():
+    import pandas as pd
+
+    from backsurface.clinical.subject import SubjectResult
+    from backsurface.figures.report import report_figure
+
+    far, far_body = _frame(1900.0)
+    indices = pd.DataFrame([{"index": "trunk_tilt", "value": 1.0, "unit": "°", "low": -2.0, "high": 2.0,
+                             "flag": "normal"}])
+    result = SubjectResult(indices,
+                           pd.DataFrame(columns=["curve", "angle_deg", "plus_minus_deg", "convex", "apex_share"]),
+                           pd.DataFrame(columns=["screen", "estimate_deg", "cutoff_deg", "call"]), None, "",
+                           cut_mm=2600.0)
+    fig = report_figure("S001", far, np.tile([[40.0, 30.0]], (10, 1)), result, "model")
+    assert not np.ma.getmaskarray(fig.axes[0].images[0].get_array())[far_body].any()
+    plt.close(fig)

@@ -22,10 +22,10 @@ class SubjectResult:
     calls: pd.DataFrame  # screen (e.g. "curve > 10°"), estimate, cut-off, call
     spine: tuple[np.ndarray, np.ndarray] | None
     reasons: str  # why an index could not be computed ('' if every one could)
+    cut_mm: float  # the frame's background cut (codec.cut_mm): its figures show the body within it
     major_deg: float = float("nan")  # the major curve angle the screens call on
     major_plus_minus_deg: float = float("nan")  # its 95% uncertainty
     major_method: str = ""  # how it was estimated
-    cut_mm: float = float("nan")  # the frame's background cut (codec.cut_mm): its figures show the body within it
 
 
 def assess_subject(depth: np.ndarray, points_px: np.ndarray, points_mm: np.ndarray, cut_mm: float,
@@ -63,4 +63,4 @@ def assess_subject(depth: np.ndarray, points_px: np.ndarray, points_mm: np.ndarr
     spread = Z95 * (m.residual_sd if m is not None else max(reference.calibration.sd(k) for k in KINDS))
     return SubjectResult(pd.DataFrame(rows), angles, pd.DataFrame(calls, columns=["screen", "estimate_deg",
                                                                                   "cutoff_deg", "call"]),
-                         a.spines[0], a.reasons[0], major, spread, method, float(cut_mm))
+                         a.spines[0], a.reasons[0], float(cut_mm), major, spread, method)

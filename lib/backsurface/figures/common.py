@@ -76,14 +76,15 @@ def draw_landmarks(ax, points: np.ndarray, color: str = "red", labels: bool = Tr
             ax.annotate(KEYS[i], pts[i], xytext=(4, -3), textcoords="offset points", fontsize=6.5, color="yellow")
 
 
-def landmark_gallery(items: list[tuple[str, np.ndarray, np.ndarray]], crop: bool = True):
-    """One panel per (title, depth, landmarks): the landmark definitions drawn on rendered bodies."""
+def landmark_gallery(items: list[tuple[str, np.ndarray, np.ndarray, float]], crop: bool = True):
+    """One panel per (title, depth, landmarks, background cut mm): the landmark definitions drawn on the bodies,
+    each within its own cut (``preprocess.background_cut_mm``)."""
     fig, axes = plt.subplots(1, len(items), figsize=(3.4 * len(items), 4.6))
-    for ax, (title, depth, pts) in zip(np.atleast_1d(axes), items):
+    for ax, (title, depth, pts, cut_mm) in zip(np.atleast_1d(axes), items):
         d = np.asarray(depth, dtype=float)
-        body = d[(d > 0) & (d < PAPER_BACKGROUND_MM)]
+        body = d[(d > 0) & (d <= cut_mm)]
         lo, hi = (np.percentile(body, [1, 99]) if body.size else (None, None))
-        show_depth(ax, np.where(d < PAPER_BACKGROUND_MM, d, 0), vmin=lo, vmax=hi, title=title)
+        show_depth(ax, np.where(d <= cut_mm, d, 0), vmin=lo, vmax=hi, title=title)
         draw_landmarks(ax, pts)
         if crop and np.isfinite(pts).any():
             c = np.nanmean(pts, axis=0)

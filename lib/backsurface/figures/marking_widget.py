@@ -3,7 +3,8 @@
 In a notebook (``%matplotlib widget``)::
 
     session = MarkingSession("S001", "depth/S001.png")
-    display(marking_widget(session, depth, on_save=lambda ann: records.append(ann)))
+    cut = preprocess.background_cut_mm(depth, "nearest", 1700.0, 300.0)  # the study's preprocess keys
+    display(marking_widget(session, depth, cut, on_save=lambda ann: records.append(ann)))
 
 All state lives in the :class:`~backsurface.marking.MarkingSession`; the widget forwards clicks and buttons
 to it and redraws.  :class:`MarkingView` holds the handlers so that tests can drive them without a browser.
@@ -16,21 +17,22 @@ from collections.abc import Callable
 import numpy as np
 
 from backsurface.acquisition.marking import MarkingError, MarkingSession
-from backsurface.core.camera import PAPER_BACKGROUND_MM
 from backsurface.figures.common import draw_landmarks, show_body
 
 
 class MarkingView:
     """The drawing and event handling of the widget, independent of ipywidgets."""
 
-    def __init__(self, session: MarkingSession, depth_mm: np.ndarray, ax, on_save: Callable | None = None,
-                 max_mm: float = PAPER_BACKGROUND_MM, margin_px: int = 30):
+    def __init__(self, session: MarkingSession, depth_mm: np.ndarray, ax, cut_mm: float,
+                 on_save: Callable | None = None, margin_px: int = 30):
+        """``cut_mm``: the frame's background cut (``preprocess.background_cut_mm`` with the study's keys): the
+        subject within it is drawn and zoomed on, the wall and floor behind it are black."""
         self.session, self.ax, self.on_save = session, ax, on_save
         self.message = ""
-        valid = (depth_mm > 0) & (depth_mm <= max_mm)  # the subject only: wall and floor lie beyond 1.7 m
+        valid = (depth_mm > 0) & (depth_mm <= cut_mm)  # the subject only: wall and floor lie beyond the cut
         rows, cols = np.flatnonzero(valid.any(axis=1)), np.flatnonzero(valid.any(axis=0))
         corners = [[cols[0], rows[0]], [cols[-1], rows[-1]]] if valid.any() else []
-        show_body(ax, depth_mm, [np.asarray(corners, float)], max_mm, margin_px)  # clicks stay in raw pixels
+        show_body(ax, depth_mm, [np.asarray(corners, float)], cut_mm, margin_px)  # clicks stay in raw pixels
         self._artists: list = []
         self.redraw()
 
@@ -78,15 +80,16 @@ class MarkingView:
         self.redraw()
 
 
-def marking_widget(session: MarkingSession, depth_mm: np.ndarray, on_save: Callable | None = None):
-    """The widget: status line, the frame (click to mark), and Undo / Skip / Save buttons."""
+def marking_widget(session: MarkingSession, depth_mm: np.ndarray, cut_mm: float, on_save: Callable | None = None):
+    """The widget: status line, the frame (click to mark; ``cut_mm``: its background cut, see
+    :class:`MarkingView`), and Undo / Skip / Save buttons."""
     import ipywidgets as widgets  # noqa: PLC0415
     import matplotlib.pyplot as plt  # noqa: PLC0415
 
     with plt.ioff():
         fig, ax = plt.subplots(figsize=(4.8, 5.4))
     fig.canvas.header_visible = False
-    view = MarkingView(session, np.asarray(depth_mm, dtype=float), ax, on_save)
+    view = MarkingView(session, np.asarray(depth_mm, dtype=float), ax, cut_mm, on_save)
     status = widgets.HTML(view.status())
     buttons = [widgets.Button(description=d, button_style=s) for d, s in
                (("Undo", "warning"), ("Skip (not visible)", ""), ("Save", "success"))]
