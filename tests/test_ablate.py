@@ -115,3 +115,22 @@ def test_the_table_leaves_what_an_older_run_did_not_record_blank(tmp_path):
     assert "Example CPU, 2 cores, AVX2, 100 GFLOP/s" in rows["new"]
     assert "GFLOP/s" not in rows["lr1e-3_cosine"]
     assert (tmp_path / "training.md").read_text() == md
+
+
+def test_a_cohort_the_params_do_not_name_is_refused_before_any_training():
+    r = subprocess.run([sys.executable, str(ROOT / "tools" / "ablate.py"), "run", "x", "--cohorts", "swayy"],
+                       capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2
+    assert "swayy" in r.stderr and "generalise.cohorts" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_the_cohort_table_lists_each_cohort_with_its_ratio_to_the_runs_test_split():
+    ablate = _ablate()
+    run = {"name": "r", "changes": {"augment.rotate_deg": 10}, "cohort_ratio_reference": "test_flip",
+           "test_flip": {"inplane_mre_mm": 4.0},
+           "cohorts": {"sway": {"inplane_mre_mm": 6.2, "to_test_ratio": 1.55},
+                       "deformed": {"inplane_mre_mm": 4.4, "to_test_ratio": 1.1}}}
+    md = ablate.cohort_table([run, {"name": "old", "changes": {}}])
+    assert "6.2 (1.55)" in md and "4.4 (1.10)" in md and "augment.rotate_deg=10" in md
+    assert "| old" not in md
+    assert ablate.cohort_table([{"name": "old", "changes": {}}]) == ""

@@ -74,3 +74,39 @@ def test_the_test_split_is_scored_healthy_and_deformed_apart_from_the_cohort_tab
     with pytest.raises(ValueError, match=r"no deformed flag for subjects \['S9'\]"):
         generalise.health_groups(SimpleNamespace(**{**vars(loc), "subject_ids": np.array(["S1", "S2", "S9"])}),
                                  flags, n_boot=20, seed=0)
+
+
+def test_score_on_cohort_scores_a_predictor_over_rendered_frames_and_counts_a_frame_it_misses():
+    from types import SimpleNamespace
+
+    from backsurface.codec.label_codec import LabelCodec
+    from backsurface.core.camera import KINECT_V2
+    from backsurface.core.params import load_study
+    from backsurface.core.paths import project_root
+
+    codec = LabelCodec.from_params(load_study("params.yaml", "profiles/smoke.yaml", project_root()))
+    rng = np.random.default_rng(0)
+    depth = np.full((424, 512), 1500.0)
+    records = []
+    for n in range(3):
+        px = np.column_stack([rng.uniform(200, 300, N_LANDMARKS), rng.uniform(100, 300, N_LANDMARKS)])
+        records.append(SimpleNamespace(id=f"S{n}", depth=depth, landmarks=px,
+                                       landmarks_mm=KINECT_V2.back_project(px, np.full(N_LANDMARKS, 1500.0)),
+                                       subject={"subject_id": f"S{n}", "deformed": n == 2}))
+    offset = np.array([3.0, 4.0])  # 5 raw pixels off on every landmark of S0
+
+    class Predictor:  # the predictor's interface: S0 5 px off, S1 exact, S2 not found
+        def __init__(self):
+            self.codec = codec
+
+        def predict_found(self, frames):
+            assert set(frames) == {"S0", "S1", "S2"}
+            return ({"S0": SimpleNamespace(points_raw=records[0].landmarks + offset),
+                     "S1": SimpleNamespace(points_raw=records[1].landmarks)}, {"S2": "no subject"})
+
+    scores, pred_raw, inplane = generalise.score_on_cohort(Predictor(), records, n_boot=20, seed=0)
+    assert np.isnan(pred_raw[2]).all() and np.isnan(inplane[2]).all()
+    assert np.allclose(inplane[1], 0.0)
+    assert np.allclose(inplane[0], 5.0 * 1500.0 / KINECT_V2.fx, rtol=0.02)  # 5 px at 1.5 m, in millimetres
+    assert scores["all"]["n_not_found"] == 1 and scores["deformed"]["found_pct"] == 0.0
+    assert scores["healthy"]["inplane_mre_mm"] == pytest.approx(np.mean(inplane[:2]))

@@ -2,7 +2,7 @@
 the test split with the evaluation's in-plane error, so under- and over-fitting show side by side (each split scored
 in one pass and with the test-time flip).
 
-    python tools/ablate.py run NAME [-S SECTION.KEY=VALUE ...] [--backbone resnet50]
+    python tools/ablate.py run NAME [-S SECTION.KEY=VALUE ...] [--backbone resnet50] [--cohorts sway ...]
     python tools/ablate.py table [--out reports/ablation/training.md]
 
 ``run`` reads params.yaml and applies the ``-S`` changes (YAML values) to ``train``, ``preprocess``, ``augment`` or
@@ -14,9 +14,11 @@ an interrupted run resumes) and writes ``reports/ablation/runs/NAME.json``: the 
 and data keys, the commit, the machine, the training time, and per split the in-plane mean (with its
 subject-bootstrap 95% CI), median, share within 10 mm, mean per landmark, and the 3D error, each in the raw frame
 whatever the crop. When a run's configuration equals the pipeline model's card (``TrainConfig.same_run``) and its
-data are the study's, the pipeline's model is scored instead of trained again (same weights). ``table`` gathers
-every run into one Markdown table. Needs ``dvc repro`` to have produced ``artifacts/labels``, ``artifacts/raw`` and
-the models.
+data are the study's, the pipeline's model is scored instead of trained again (same weights). ``--cohorts`` also
+scores the model on those generalisation cohorts (``generalise.cohorts``, drawn as the generalisation stage draws
+them) with the stage's scoring and the ratio to the run's test split. ``table`` gathers every run into one Markdown
+table, and the runs that scored cohorts into a second. Needs ``dvc repro`` to have produced ``artifacts/labels``,
+``artifacts/raw`` and the models.
 Bad input (an unknown section or key, a bad value, a name that is not a safe file name): one line, exit 2.
 """
 
@@ -195,7 +197,36 @@ def split_scores(loc_score: tuple) -> dict:
             "mean_error_mm": s["mean_error_mm_ci"][0]}
 
 
-def run(name: str, changes: dict[str, object], backbone: str) -> Path:
+def cohort_scores(model, codec, params, names: list[str], root: Path = ROOT) -> dict[str, dict]:
+    """The model on the generalisation cohorts ``names`` (``generalise.cohorts``: drawn and rendered as the
+    generalisation stage draws them, ``generalise.n_subjects`` each), scored through the stage's own
+    :func:`~backsurface.evaluation.generalise.score_on_cohort` with the evaluation's flip setting: per cohort the
+    in-plane mean (CI), median, share within 10 mm, per landmark, for all frames and healthy / deformed apart."""
+    from backsurface.acquisition import acquire as acq
+    from backsurface.core.params import shifted_cohort_params
+    from backsurface.evaluation import generalise
+    from backsurface.net import inference
+    from backsurface.net.predictor import Predictor
+
+    runner = inference.KerasRunner(model)
+    predictor = Predictor(inference.FlipTest(runner) if params.evaluate.flip_test else runner, codec)
+    out = {}
+    for cohort in names:
+        records = list(acq.open_source(shifted_cohort_params(params, cohort), root))
+        scores, _, _ = generalise.score_on_cohort(predictor, records, params.evaluate.bootstrap, params.seed)
+        out[cohort] = generalise.metrics_json({cohort: {"model": scores}})[cohort]["model"]
+        print(f"  cohort {cohort}: {out[cohort]['inplane_mre_mm']:.2f} mm in-plane ({len(records)} frames)")
+    return out
+
+
+def _check_cohorts(names: list[str], params) -> None:
+    unknown = [c for c in names if c not in params.generalise.cohorts]
+    if unknown:
+        raise AblationError(f"--cohorts {' '.join(unknown)}: not in params.yaml's generalise.cohorts "
+                            f"({', '.join(params.generalise.cohorts)})")
+
+
+def run(name: str, changes: dict[str, object], backbone: str, cohorts: list[str] = ()) -> Path:
     from backsurface.codec.label_codec import LabelCodec
     from backsurface.evaluation import scoring
     from backsurface.net import inference, model_file
@@ -204,6 +235,7 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
 
     contract.check_id(name, "run name")
     params, rebuild = study_params(changes)
+    _check_cohorts(list(cohorts), params)
     config = training.TrainConfig.from_params(params, backbone)
     pipeline_model = ROOT / "artifacts" / "models" / backbone / "model.keras"
     codec = LabelCodec.from_params(params)
@@ -244,6 +276,12 @@ def run(name: str, changes: dict[str, object], backbone: str) -> Path:
         flipped = inference.FlipTest(inference.KerasRunner(model)).average((heat, pafs), data["images"])
         for key, (h, p) in ((split, (heat, pafs)), (f"{split}_flip", flipped)):
             out[key] = split_scores(scoring.evaluate_outputs(h, p, data, depths, codec, params.evaluate, params.seed))
+    if cohorts:  # the generalisation cohorts, scored as the stage scores them (with evaluate.flip_test)
+        out["cohorts"] = cohort_scores(model, codec, params, list(cohorts))
+        ref = out["test_flip" if params.evaluate.flip_test else "test"]["inplane_mre_mm"]
+        out["cohort_ratio_reference"] = "test_flip" if params.evaluate.flip_test else "test"
+        for c in out["cohorts"].values():
+            c["to_test_ratio"] = c["inplane_mre_mm"] / ref
     path = write_json(RUNS / f"{name}.json", out)
     print(f"{name}: train {out['train']['inplane_mre_mm']:.2f} mm, test {out['test']['inplane_mre_mm']:.2f} mm "
           f"in-plane -> {path.relative_to(ROOT)}")
@@ -324,8 +362,26 @@ def table(out: Path) -> str:
           "throughput (GFLOP/s, measured with the run; blank for runs made before it was recorded, whose machine is "
           f"known only as: {'; '.join(machines)}).\n\n"
           + df.to_markdown(index=False, floatfmt=".1f", missingval="") + "\n")
+    md += cohort_table([json.loads(p.read_text()) for p in sorted(RUNS.glob("*.json"))])
     write_text(out, md)
     return md
+
+
+def cohort_table(runs: list[dict]) -> str:
+    """The runs that scored generalisation cohorts (``--cohorts``): per cohort the in-plane mean and its ratio to
+    the run's own test split; '' when no run did."""
+    rows = [{"run": r["name"], "change": ", ".join(f"{k}={v}" for k, v in r["changes"].items()) or "none",
+             "test in-plane mm": r[r["cohort_ratio_reference"]]["inplane_mre_mm"],
+             **{f"{c} mm (× test)": f"{v['inplane_mre_mm']:.1f} ({v['to_test_ratio']:.2f})"
+                for c, v in r["cohorts"].items()}} for r in runs if r.get("cohorts")]
+    if not rows:
+        return ""
+    df = pd.DataFrame(rows)
+    df = df.astype(object).where(df.notna(), None)
+    return ("\nGeneralisation of the runs that scored cohorts (`--cohorts`): in-plane mean (mm) on each new cohort "
+            "(`generalise.cohorts`, the generalisation stage's draw and scoring, with the evaluation's flip "
+            "setting) and its ratio to the run's own test split (the issue's goal: within 1.5×).\n\n"
+            + df.to_markdown(index=False, floatfmt=".1f", missingval="") + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -335,12 +391,14 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("name")
     r.add_argument("-S", "--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     r.add_argument("--backbone", default="resnet50", choices=BACKBONES)
+    r.add_argument("--cohorts", nargs="+", default=[], metavar="COHORT",
+                   help="also score these generalisation cohorts (generalise.cohorts), as the stage does")
     t = sub.add_parser("table")
     t.add_argument("--out", type=Path, default=ROOT / "reports" / "ablation" / "training.md")
     args = ap.parse_args(argv)
     try:
         if args.command == "run":
-            run(args.name, parse_changes(args.set), args.backbone)
+            run(args.name, parse_changes(args.set), args.backbone, args.cohorts)
         else:
             print(table(args.out))
     except (AblationError, ParamsError, contract.ContractError) as exc:

@@ -28,6 +28,26 @@ def frame_errors(pred_raw: np.ndarray, true_raw: np.ndarray, true_mm: np.ndarray
     return inplane, metrics.errors_mm(pred_surface, true_surface)
 
 
+def score_on_cohort(predictor, records: list, n_boot: int, seed: int) -> tuple[dict[str, dict], np.ndarray, np.ndarray]:
+    """One model on one rendered cohort: ``predictor`` (a :class:`~backsurface.net.predictor.Predictor`, or anything
+    with its ``predict_found`` and ``codec``) over the raw frames of ``records`` (the synthetic source's renders:
+    ``id``, ``depth``, ``landmarks``, ``landmarks_mm``, ``subject``), scored with :func:`score_cohort`.
+
+    Returns the scores, the predicted raw pixels (N, 10, 2; NaN where the subject was not found) and the in-plane
+    errors (N, 10).  The generalisation stage and ``tools/ablate.py --cohorts`` both score through here."""
+    frames = {r.id: r.depth.astype(float) for r in records}
+    predicted, missed = predictor.predict_found(frames)  # no subject in front of the background cut: missed
+    found = np.array([r.id not in missed for r in records])
+    pred_raw = np.stack([predicted[r.id].points_raw if ok else np.full((len(KEYS), 2), np.nan)
+                         for r, ok in zip(records, found)])
+    true_raw, true_mm = np.stack([r.landmarks for r in records]), np.stack([r.landmarks_mm for r in records])
+    ids = np.array([r.id for r in records])
+    inplane, surface = frame_errors(pred_raw, true_raw, true_mm, frames, ids, predictor.codec)
+    scores = score_cohort(inplane, surface, [r.subject["subject_id"] for r in records],
+                          [bool(r.subject["deformed"]) for r in records], found, n_boot, seed)
+    return scores, pred_raw, inplane
+
+
 def _group_metrics(inplane: np.ndarray, surface: np.ndarray, subjects: np.ndarray, found: np.ndarray, n_boot: int,
                    seed: int) -> dict:
     n = len(inplane)
