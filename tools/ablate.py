@@ -278,10 +278,9 @@ def run(name: str, changes: dict[str, object], backbone: str, cohorts: list[str]
             out[key] = split_scores(scoring.evaluate_outputs(h, p, data, depths, codec, params.evaluate, params.seed))
     if cohorts:  # the generalisation cohorts, scored as the stage scores them (with evaluate.flip_test)
         out["cohorts"] = cohort_scores(model, codec, params, list(cohorts))
-        ref = out["test_flip" if params.evaluate.flip_test else "test"]["inplane_mre_mm"]
-        out["cohort_ratio_reference"] = "test_flip" if params.evaluate.flip_test else "test"
+        out["cohort_ratio_reference"] = reference = "test_flip" if params.evaluate.flip_test else "test"
         for c in out["cohorts"].values():
-            c["to_test_ratio"] = c["inplane_mre_mm"] / ref
+            c["to_test_ratio"] = c["inplane_mre_mm"] / out[reference]["inplane_mre_mm"]
     path = write_json(RUNS / f"{name}.json", out)
     print(f"{name}: train {out['train']['inplane_mre_mm']:.2f} mm, test {out['test']['inplane_mre_mm']:.2f} mm "
           f"in-plane -> {path.relative_to(ROOT)}")
