@@ -3,7 +3,7 @@
 In a notebook (``%matplotlib widget``)::
 
     session = MarkingSession("S001", "depth/S001.png")
-    cut = preprocess.background_cut_mm(depth, "nearest", 1700.0, 300.0)  # the study's preprocess keys
+    cut = LabelCodec.from_params(params).cut_mm(depth)  # the study's background cut for this frame
     display(marking_widget(session, depth, cut, on_save=lambda ann: records.append(ann)))
 
 All state lives in the :class:`~backsurface.marking.MarkingSession`; the widget forwards clicks and buttons
@@ -25,7 +25,7 @@ class MarkingView:
 
     def __init__(self, session: MarkingSession, depth_mm: np.ndarray, ax, cut_mm: float,
                  on_save: Callable | None = None, margin_px: int = 30):
-        """``cut_mm``: the frame's background cut (``preprocess.background_cut_mm`` with the study's keys): the
+        """``cut_mm``: the frame's background cut (the study codec's ``LabelCodec.cut_mm``): the
         subject within it is drawn and zoomed on, the wall and floor behind it are black."""
         self.session, self.ax, self.on_save = session, ax, on_save
         self.message = ""
