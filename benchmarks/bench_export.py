@@ -5,8 +5,8 @@
 
 Without --model (or when the file is absent) a default-profile network of ``--backbone`` with random weights is
 timed: speed does not depend on the weights.  Also prints the largest output difference between the two.
-``--int8`` also times an int8 copy of the export (static quantisation, QDQ; ``onnx_probe.quantize``), calibrated on
-the study's preprocessed raw frames when a trained model and ``artifacts/raw`` are there (on random images
+``--int8`` also times an int8 copy of the export (static quantisation, QDQ; :mod:`backsurface.net.quantize`),
+calibrated on the study's preprocessed raw frames when a trained model and ``artifacts/raw`` are there (on random images
 otherwise), and says how far its decoded landmarks move from the float32 ones (input pixels; only meaningful for a
 trained model).  ``--parts`` prints ONNX Runtime's time per model part (backbone, feature reduction, each stage);
 ``--refine-kernel`` and ``--input-size`` time a variant of the default network before anyone trains it.
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     import onnx_probe
 
     from backsurface.codec.label_codec import LabelCodec
-    from backsurface.net import export, inference, model, model_file
+    from backsurface.net import export, inference, model, model_file, quantize
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default=str(ROOT / "artifacts/models/resnet50/model.keras"))
@@ -89,7 +89,8 @@ def main(argv: list[str] | None = None) -> None:
     if images is None:
         images = np.random.default_rng(0).random((16, size, size)).astype(np.float32)
     x = images[..., None].astype(np.float32)
-    print(f"{platform.machine()} CPU, {os.cpu_count()} cores, VNNI: {onnx_probe.cpu_has_vnni()}")
+    int8_flags = ", ".join(quantize.cpu_int8_flags()) or "none (AVX2 at most)"
+    print(f"{platform.machine()} CPU, {os.cpu_count()} cores, int8 dot products: {int8_flags}")
     print(f"model: {name}, input {size}²")
     with tempfile.TemporaryDirectory() as tmp:
         onnx_path = export.to_onnx(m, c, Path(tmp) / "m.onnx")
@@ -102,8 +103,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"largest output difference: {diff:.2e}")
         files = [("float32", onnx_path)]
         if args.int8:
-            int8_path = onnx_probe.quantize(onnx_path, Path(tmp) / "m.int8.onnx", images)
-            c.save(int8_path)
+            int8_path = quantize.to_onnx_int8(onnx_path, c, Path(tmp) / "m.int8.onnx", images)
             int8, _ = inference.open_model(int8_path)
             int8_fps = fps(int8, x, args.frames)
             ref, got = c.decode(onnx(x)[0])[0], c.decode(int8(x)[0])[0]

@@ -90,3 +90,80 @@ def test_the_flip_test_averages_the_runs_outputs_with_its_mirror_images_and_the_
         assert main(["predict", str(frame), "--model", str(path), "--out", str(outs[flag]), flag]) == 0
     a, b = (json.loads(p.read_text())[0]["confidence"] for p in outs.values())
     assert a != b  # an untrained net is not mirror-symmetric: the two protocols give other outputs
+
+
+def _calibration_frames(tmp_path, n=3):
+    return [_depth_png(tmp_path / f"C{k}.png") for k in range(n)]
+
+
+def test_the_int8_copy_is_quantised_carries_the_codec_and_stays_near_the_float32_export(tiny, tmp_path):
+    import onnx
+
+    from backsurface.net import export, quantize
+
+    m, _ = tiny
+    rng = np.random.default_rng(3)
+    x = rng.random((6, SIZE, SIZE)).astype(np.float32)
+    src = export.to_onnx(m, codec(SIZE), tmp_path / "m.onnx")
+    path = quantize.to_onnx_int8(src, codec(SIZE), tmp_path / "m.int8.onnx", x[:4])
+    ops = {n.op_type for n in onnx.load(str(path)).graph.node}
+    assert {"QuantizeLinear", "DequantizeLinear"} <= ops
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporaries left
+    runner, got_codec = inference.open_model(path)
+    assert got_codec == codec(SIZE)
+    float_runner, _ = inference.open_model(src)
+    for got, want in zip(runner(x), float_runner(x)):
+        assert got.shape == want.shape
+        span = float(want.max() - want.min())
+        assert np.abs(got - want).max() <= 0.1 * span + 1e-6  # 8-bit activations: within a tenth of the range
+
+
+def test_int8_calibration_images_are_checked_before_anything_is_written(tiny, tmp_path):
+    from backsurface.net import export, quantize
+
+    m, _ = tiny
+    src = export.to_onnx(m, codec(SIZE), tmp_path / "m.onnx")
+    dst = tmp_path / "m.int8.onnx"
+    for bad, says in ((np.zeros((2, SIZE + 1, SIZE)), "preprocessed"), (np.zeros((0, SIZE, SIZE)), "no calibration"),
+                      (np.full((1, SIZE, SIZE), np.nan), "NaN")):
+        with pytest.raises(quantize.QuantizeError, match=says):
+            quantize.to_onnx_int8(src, codec(SIZE), dst, bad)
+        assert not dst.exists()
+
+
+def test_cpu_int8_flags_read_the_flags_line():
+    from backsurface.net.quantize import cpu_int8_flags
+
+    assert cpu_int8_flags("processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni\n") == ["avx512_vnni"]
+    assert cpu_int8_flags("flags\t\t: fpu sse avx2 amx_tile amx_int8 avx_vnni\n") == ["avx_vnni", "amx_int8"]
+    assert cpu_int8_flags("flags\t\t: fpu sse avx2\nbugs\t\t: avx_vnni\n") == []  # only the flags line counts
+
+
+def test_export_cli_writes_an_int8_copy_the_predictor_runs(tiny, tmp_path, capsys):
+    _, model_path = tiny
+    out = tmp_path / "m.int8.onnx"
+    rc = main(["export", "--model", str(model_path), "--onnx-int8", str(out), "--calibrate",
+               *map(str, _calibration_frames(tmp_path))])
+    assert rc == 0 and out.is_file() and (tmp_path / "m.int8.codec.json").is_file()
+    assert "calibrated on 3 frame(s)" in capsys.readouterr().out
+    landmarks = tmp_path / "landmarks.json"
+    rc = main(["predict", str(_depth_png(tmp_path / "P.png")), "--model", str(out), "--out", str(landmarks)])
+    assert rc == 0 and len(contract.read_annotations(landmarks)) == 1
+
+
+def test_export_cli_refuses_int8_without_calibration_a_bad_frame_or_a_frame_as_output(tiny, tmp_path, capsys):
+    _, model_path = tiny
+    out = tmp_path / "m.int8.onnx"
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "--model", str(model_path), "--onnx-int8", str(out)])
+    assert exc.value.code == 2 and "--calibrate" in capsys.readouterr().err
+    bad = tmp_path / "broken.png"
+    bad.write_text("not a png")
+    rc = main(["export", "--model", str(model_path), "--onnx-int8", str(out), "--calibrate",
+               str(_depth_png(tmp_path / "C.png")), str(bad)])
+    assert rc == 2 and "broken.png" in capsys.readouterr().err and not out.exists()
+    same = tmp_path / "same.onnx"
+    rc = main(["export", "--model", str(model_path), "--onnx", str(same), "--onnx-int8", str(same), "--calibrate",
+               str(_depth_png(tmp_path / "D.png"))])
+    err = capsys.readouterr().err
+    assert rc == 2 and "same.onnx" in err and not same.exists()
