@@ -192,7 +192,20 @@ def _section_method(s: Sources, backbones: list[str], flip_test: bool = False) -
             " letterboxed into a square input, decoded to sub-pixel landmarks"
             + (" (every evaluation averages each image's outputs with those of its mirror image, left and right "
                "swapped back: the test-time flip, `evaluate.flip_test`)" if flip_test else "")
-            + ". Per backbone, as trained in this run:", "", *rows, ""]
+            + ". Per backbone, as trained in this run:", "", *rows, "", *_ablation_link(s.reports)]
+
+
+ABLATION = "ablation/training.md"
+
+
+def _ablation_link(reports: Path) -> list[str]:
+    """Where the default profile's choices were measured: ``tools/ablate.py``'s table, which is not this run's."""
+    if not (reports / ABLATION).is_file():
+        return []
+    return [f"Why these settings: [`{ABLATION}`]({ABLATION}) holds one retrained ResNet-50 per change (schedule, "
+            "crop, kernel, augmentations, deformed and swaying training subjects), train and test error side by side, "
+            "and, for the runs that scored them, the error on the new cohorts. `tools/ablate.py` wrote it, run by run at the commits it "
+            "names and on the machines it records; it is not part of this run.", ""]
 
 
 def _minutes(s: Sources, m: str) -> str:
