@@ -6,10 +6,11 @@
 Without --model (or when the file is absent) a default-profile network of ``--backbone`` with random weights is
 timed: speed does not depend on the weights.  Also prints the largest output difference between the two.
 ``--int8`` also times an int8 copy of the export (static quantisation, QDQ; :mod:`backsurface.net.quantize`),
-calibrated on the study's preprocessed raw frames when a trained model and ``artifacts/raw`` are there (on random images
-otherwise), and says how far its decoded landmarks move from the float32 ones (input pixels; only meaningful for a
-trained model).  ``--parts`` prints ONNX Runtime's time per model part (backbone, feature reduction, each stage);
-``--refine-kernel`` and ``--input-size`` time a variant of the default network before anyone trains it.
+calibrated on the training split's preprocessed raw frames when a trained model, ``artifacts/raw`` and the split are
+there (on random images otherwise), and says how far its decoded landmarks move from the float32 ones on the test
+split's frames (input pixels; only meaningful for a trained model).  ``--parts`` prints ONNX Runtime's time per
+model part (backbone, feature reduction, each stage); ``--refine-kernel`` and ``--input-size`` time a variant of
+the default network before anyone trains it.
 """
 
 from __future__ import annotations
@@ -38,17 +39,19 @@ def fps(fn, x, frames: int) -> float:
 
 
 def study_images(codec, n: int):
-    """Up to ``n`` of the study's raw frames through the codec's preprocessing, or None without ``artifacts/raw``."""
+    """The study's raw frames through the codec's preprocessing: up to ``n`` of the training split (to calibrate
+    on) and those of the test split (to measure on), or None without ``artifacts/raw`` and the split."""
     import numpy as np
+    import onnx_probe
 
     from backsurface.core import contract
 
-    raw = ROOT / "artifacts" / "raw"
-    if not (raw / contract.ANNOTATIONS).is_file():
+    raw, split = ROOT / "artifacts" / "raw", ROOT / "reports" / "tables" / "split.json"
+    if not (raw / contract.ANNOTATIONS).is_file() or not split.is_file():
         return None
     annotations, _ = contract.read_cohort(raw)
-    return np.stack([codec.preprocess(contract.read_depth(raw / a.image).astype(float), name=a.id)[0]
-                     for a in annotations[:n]])
+    return tuple(np.stack([codec.preprocess(contract.read_depth(raw / a.image).astype(float), name=a.id)[0]
+                           for a in part]) for part in onnx_probe.split_frames(annotations, split, n))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,11 +87,13 @@ def main(argv: list[str] | None = None) -> None:
         name = (f"{args.backbone} (random weights, the default profile's network"
                 + (f", refinement kernel {kernel}" if kernel != t.refine_kernel else "") + ")")
     size = int(m.inputs[0].shape[1])
-    images = study_images(c, 32) if trained else None
-    calibration = "the study's frames" if images is not None else "random images"
-    if images is None:
+    study = study_images(c, 32) if trained else None
+    calibration = "training-split frames" if study is not None else "random images"
+    if study is None:
         images = np.random.default_rng(0).random((16, size, size)).astype(np.float32)
-    x = images[..., None].astype(np.float32)
+        study = (images, images)
+    images, measured = study  # calibrated on the first, timed and compared on the second
+    x = measured[..., None].astype(np.float32)
     int8_flags = ", ".join(quantize.cpu_int8_flags()) or "none (AVX2 at most)"
     print(f"{platform.machine()} CPU, {os.cpu_count()} cores, int8 dot products: {int8_flags}")
     print(f"model: {name}, input {size}²")
@@ -110,7 +115,8 @@ def main(argv: list[str] | None = None) -> None:
             shift = np.linalg.norm(got - ref, axis=-1)
             print(f"ONNX int8:    {int8_fps:6.2f} frames/s  (x{int8_fps / onnx_fps:.2f} the float32 export; calibrated"
                   f" on {len(images)} {calibration}); decoded landmarks moved {np.nanmean(shift):.2f} input px on"
-                  f" average, {np.nanmax(shift):.2f} at most" + ("" if trained else " (random weights: no meaning)"))
+                  f" average, {np.nanmax(shift):.2f} at most" + (f" on the {len(x)} test-split frames" if trained
+                                                                 else " (random weights: no meaning)"))
             files.append(("int8", int8_path))
         if args.parts:
             for label, path in files:

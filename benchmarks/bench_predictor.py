@@ -25,6 +25,7 @@ from pathlib import Path
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 KINECT_FPS = 30.0
 
 
@@ -37,10 +38,10 @@ def frames_per_second(predictor, frames: list, n: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> None:
-    import json
     import platform
 
     import numpy as np
+    import onnx_probe
 
     from backsurface.core import contract
     from backsurface.evaluation import metrics
@@ -62,10 +63,8 @@ def main(argv: list[str] | None = None) -> None:
           f"{', '.join(quantize.cpu_int8_flags()) or 'none'}; {args.frames} frames each, batch 1")
     test = train = []
     if args.int8:
-        split = json.loads((ROOT / "reports" / "tables" / "split.json").read_text())
-        of_subject = {a.id: a.subject.get("subject_id", a.id) for a in annotations}
-        train = [a for a in annotations if of_subject[a.id] in set(split["train"])][:args.calibration_frames]
-        test = [a for a in annotations if of_subject[a.id] in set(split["test"])]
+        train, test = onnx_probe.split_frames(annotations, ROOT / "reports" / "tables" / "split.json",
+                                              args.calibration_frames)
         test_depth = {a.id: contract.read_depth(raw / a.image).astype(float) for a in test}
         true_px = np.stack([a.points() for a in test])
         true_z = np.stack([np.asarray(a.landmarks_mm, float)[:, 2] for a in test])

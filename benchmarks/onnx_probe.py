@@ -1,8 +1,11 @@
-"""Helper of benchmarks/bench_export.py: ONNX Runtime's time per model part.
+"""Helpers of the inference benchmarks: the frames an int8 copy is calibrated and scored on, and ONNX Runtime's
+time per model part.
 
-It measures which part of the network would have to get lighter to buy the Kinect's 30 frames/s on a CPU (the
-int8 copy of the export is :mod:`backsurface.net.quantize`).
+They measure whether an int8 copy (:mod:`backsurface.net.quantize`) or a lighter part of the network would buy the
+Kinect's 30 frames/s on a CPU.
 
+- :func:`split_frames`: the annotations of the training split (to calibrate on) and of the test split (to score
+  on), from the study's ``reports/tables/split.json``; never the same subject on both sides.
 - :func:`time_by_part` runs an ONNX file with ONNX Runtime's profiler on and sums the node times by model part
   (the backbone cut, the feature reduction, each stage), from the layer names that :mod:`backsurface.net.model`
   gives and the export keeps.
@@ -19,6 +22,23 @@ import numpy as np
 
 PARTS = ((re.compile(r"_stride8"), "backbone"), (re.compile(r"/features_conv"), "feature reduction"),
          (re.compile(r"/s(\d+)_b\d"), "stage {}"))
+
+
+def split_frames(annotations: list, split_path: Path, n_calibration: int) -> tuple[list, list]:
+    """Up to ``n_calibration`` annotations of training-split subjects and every annotation of a test-split subject
+    (a record's subject: its ``subject_id``, else its id, as the split was made)."""
+    split = json.loads(Path(split_path).read_text())
+    train_ids, test_ids = set(split["train"]), set(split["test"])
+    if train_ids & test_ids:
+        raise SystemExit(f"{split_path}: subjects on both sides (split.mode image?): the int8 copy would be scored on "
+                         f"frames it was calibrated on; use a subject split")
+    subject = {a.id: str(a.subject.get("subject_id", a.id)) for a in annotations}
+    train = [a for a in annotations if subject[a.id] in train_ids][:n_calibration]
+    test = [a for a in annotations if subject[a.id] in test_ids]
+    if not train or not test:
+        raise SystemExit(f"{split_path}: no frame of artifacts/raw belongs to its {'train' if not train else 'test'} "
+                         f"subjects: the split is not this cohort's (run dvc repro augment)")
+    return train, test
 
 
 def part_of(node_name: str) -> str:

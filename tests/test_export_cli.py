@@ -125,7 +125,7 @@ def test_int8_calibration_images_are_checked_before_anything_is_written(tiny, tm
     src = export.to_onnx(m, codec(SIZE), tmp_path / "m.onnx")
     dst = tmp_path / "m.int8.onnx"
     for bad, says in ((np.zeros((2, SIZE + 1, SIZE)), "preprocessed"), (np.zeros((0, SIZE, SIZE)), "no calibration"),
-                      (np.full((1, SIZE, SIZE), np.nan), "NaN")):
+                      ([], "no calibration"), (np.full((1, SIZE, SIZE), np.nan), "NaN")):
         with pytest.raises(quantize.QuantizeError, match=says):
             quantize.to_onnx_int8(src, codec(SIZE), dst, bad)
         assert not dst.exists()
@@ -145,7 +145,7 @@ def test_export_cli_writes_an_int8_copy_the_predictor_runs(tiny, tmp_path, capsy
     rc = main(["export", "--model", str(model_path), "--onnx-int8", str(out), "--calibrate",
                *map(str, _calibration_frames(tmp_path))])
     assert rc == 0 and out.is_file() and (tmp_path / "m.int8.codec.json").is_file()
-    assert "calibrated on 3 frame(s)" in capsys.readouterr().out
+    assert "7-bit weights, calibrated on 3 frame(s)" in capsys.readouterr().out
     landmarks = tmp_path / "landmarks.json"
     rc = main(["predict", str(_depth_png(tmp_path / "P.png")), "--model", str(out), "--out", str(landmarks)])
     assert rc == 0 and len(contract.read_annotations(landmarks)) == 1
@@ -162,6 +162,17 @@ def test_export_cli_refuses_int8_without_calibration_a_bad_frame_or_a_frame_as_o
     rc = main(["export", "--model", str(model_path), "--onnx-int8", str(out), "--calibrate",
                str(_depth_png(tmp_path / "C.png")), str(bad)])
     assert rc == 2 and "broken.png" in capsys.readouterr().err and not out.exists()
+    with pytest.raises(SystemExit) as exc:
+        main(["export", "--model", str(model_path), "--onnx", str(tmp_path / "m.onnx"), "--calibrate",
+              str(_depth_png(tmp_path / "E.png"))])
+    assert exc.value.code == 2 and "--onnx-int8" in capsys.readouterr().err
+    held = tmp_path / "saved"  # a calibration frame inside the --savedmodel directory: refused, left as it was
+    held.mkdir()
+    frame = _depth_png(held / "F.png")
+    before = frame.read_bytes()
+    rc = main(["export", "--model", str(model_path), "--savedmodel", str(held), "--onnx-int8", str(out),
+               "--calibrate", str(frame)])
+    assert rc == 2 and "F.png" in capsys.readouterr().err and frame.read_bytes() == before and not out.exists()
     same = tmp_path / "same.onnx"
     rc = main(["export", "--model", str(model_path), "--onnx", str(same), "--onnx-int8", str(same), "--calibrate",
                str(_depth_png(tmp_path / "D.png"))])

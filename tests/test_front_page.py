@@ -102,6 +102,16 @@ def test_every_link_and_picture_of_the_page_resolves(reports):
     assert [t for t in targets if not (reports / t).is_file()] == []
 
 
+def test_the_method_links_the_ablation_table_only_where_there_is_one(reports):
+    page, _ = front_page.build(reports, BACKBONES)
+    assert front_page.ABLATION not in page
+    (reports / front_page.ABLATION).parent.mkdir(parents=True)
+    (reports / front_page.ABLATION).write_text("| run |\n")
+    front_page.write(reports, BACKBONES)
+    assert front_page.ABLATION in front_page.links(reports)
+    assert [t for t in front_page.links(reports) if not (reports / t).is_file()] == []
+
+
 def test_the_committed_front_page_matches_the_committed_reports():
     reports = ROOT / "reports"
     assert (reports / "README.md").is_file(), "reports/README.md is written by the front_page stage: dvc repro"

@@ -65,12 +65,13 @@ def run(command: str, root: Path = ROOT) -> list[str]:
     return lines
 
 
-def regenerate(block: list[str], root: Path = ROOT) -> list[str]:
+def render(outputs: dict[str, list[str]]) -> list[str]:
+    """The block's lines: each command after the prompt, its output, a blank line between commands."""
     new: list[str] = []
-    for i, c in enumerate(commands(block)):
+    for i, (c, out) in enumerate(outputs.items()):
         if i:
             new.append("")
-        new += [PROMPT + c, *run(c, root)]
+        new += [PROMPT + c, *out]
     return new
 
 
@@ -81,19 +82,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--root", default=str(ROOT), help="the DVC project whose metrics are shown")
     args = ap.parse_args(argv)
     path, root = Path(args.readme), Path(args.root)
-    lines = path.read_text().split("\n")
     try:
+        lines = path.read_text().split("\n")
         first, last = block_bounds(lines)
         block = lines[first:last + 1]
-        new = regenerate(block, root)
-    except ReadmeError as exc:
+        outputs = {c: run(c, root) for c in commands(block)}  # each command run once
+    except (ReadmeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    new = render(outputs)
     if args.check:
         if new == block:
             print(f"{path}: the metrics block matches reports/metrics")
             return 0
-        stale = next((c for c in commands(block) if run(c, root) != _output_of(block, c)), "the layout")
+        stale = next((c for c, out in outputs.items() if out != _output_of(block, c)), "the layout")
         print(f"{path}: the metrics block is out of date (first: `{stale}`); run python tools/readme_metrics.py",
               file=sys.stderr)
         return 1

@@ -241,13 +241,11 @@ def _export_outputs(args) -> None:
         side = LabelCodec.sidecar(path)
         if not same_file(side, inputs[1]) and not any(same_file(side, s) for _, s, _ in sidecars):
             sidecars.append((f"the codec of {label} {path}", side, "file"))
-    check_outputs(sidecars, [inputs[0], inputs[2], *(path for _, path, _ in outputs)])
+    check_outputs(sidecars, [inputs[0], *inputs[2:], *(path for _, path, _ in outputs)])
 
 
 def export(args) -> int:
     import tempfile  # noqa: PLC0415
-
-    import numpy as np  # noqa: PLC0415
 
     from backsurface.core import contract  # noqa: PLC0415
     from backsurface.core.atomic import OutputError  # noqa: PLC0415
@@ -261,9 +259,11 @@ def export(args) -> int:
         model, codec = model_file.load(args.model)
         calibration = None
         if args.onnx_int8:  # every calibration frame read and preprocessed before anything is written
-            calibration = np.stack([codec.preprocess(contract.read_depth(p).astype(float), name=p)[0]
-                                    for p in args.calibrate])
-    except (ModelError, OutputError, contract.ContractError, PreprocessError, OSError) as exc:
+            calibration = quantize.check_calibration(
+                [codec.preprocess(contract.read_depth(p).astype(float), name=p)[0] for p in args.calibrate],
+                codec.input_size)
+    except (ModelError, OutputError, contract.ContractError, PreprocessError, quantize.QuantizeError,
+            OSError) as exc:
         return _fail(exc)
     if args.onnx:
         print(f"ONNX → {ex.to_onnx(model, codec, args.onnx)}")
@@ -272,8 +272,9 @@ def export(args) -> int:
     if args.onnx_int8:
         with tempfile.TemporaryDirectory() as tmp:
             src = Path(args.onnx) if args.onnx else ex.to_onnx(model, codec, Path(tmp) / "model.onnx")
-            out = quantize.to_onnx_int8(src, codec, args.onnx_int8, calibration)
-        print(f"ONNX int8 (calibrated on {len(calibration)} frame(s)) → {out}")
+            out = quantize.to_onnx_int8(src, codec, args.onnx_int8, calibration, reduce_range=not args.full_range)
+        print(f"ONNX int8 ({'8' if args.full_range else '7'}-bit weights, calibrated on {len(calibration)} "
+              f"frame(s)) → {out}")
     return 0
 
 
@@ -299,6 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--onnx-int8", help="int8 ONNX file to write (static quantisation; faster only with VNNI or AMX)")
     e.add_argument("--calibrate", nargs="+", default=[], metavar="DEPTH.png",
                    help="raw depth frames of the training cohort that calibrate --onnx-int8's activation ranges")
+    e.add_argument("--full-range", action="store_true", help="--onnx-int8 with full 8-bit weights, for a CPU with VNNI "
+                   "or AMX only (default: 7-bit, correct on every CPU)")
     e.set_defaults(func=export)
     r = sub.add_parser("report", help="one-page report of one frame: landmarks, curve angle, indices, screening")
     r.add_argument("depth", help="raw depth PNG file (512x424, uint16 mm)")

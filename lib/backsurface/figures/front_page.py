@@ -203,8 +203,8 @@ def _ablation_link(reports: Path) -> list[str]:
     if not (reports / ABLATION).is_file():
         return []
     return [f"Why these settings: [`{ABLATION}`]({ABLATION}) holds one retrained ResNet-50 per change (schedule, "
-            "crop, kernel, augmentations, deformed and swaying training subjects), train and test error side by side, "
-            "and, for the runs that scored them, the error on the new cohorts. `tools/ablate.py` wrote it, run by run at the commits it "
+            "crop, refinement kernel, augmentations), train and test error side by side, and, for the runs that "
+            "scored them, the error on the new cohorts. `tools/ablate.py` wrote it, run by run at the commits it "
             "names and on the machines it records; it is not part of this run.", ""]
 
 

@@ -6,10 +6,11 @@ dequantise pairs around int8 convolutions), and carries the model's label codec 
 ONNX export.  Weights are int8 per output channel, activations uint8 with ranges from min/max calibration.
 
 It is faster only where ONNX Runtime's int8 convolutions beat its float32 ones: CPUs with VNNI (AVX-512 VNNI,
-AVX-VNNI) or AMX.  On an AVX2-only CPU it ran at 0.98x the float32 export, and there ``reduce_range`` (7-bit
-weights) is used, since full 8-bit products saturate the AVX2 kernels.  Calibrate on training frames, never on
-the frames the copy is then scored on; ``benchmarks/bench_predictor.py --int8`` measures both its speed and its
-error against the float32 export on the test split.
+AVX-VNNI) or AMX; on an AVX2-only CPU it ran at 0.98x the float32 export.  Weights are 7-bit by default
+(``reduce_range``: full 8-bit products saturate the AVX2 kernels, and one export should give the same file on
+every machine); :func:`cpu_int8_flags` says whether this CPU has the int8 kernels.  Calibrate on training frames,
+never on the frames the copy is then scored on; ``benchmarks/bench_predictor.py --int8`` measures both its speed
+and its error against the float32 export on the test split.
 """
 
 from __future__ import annotations
@@ -43,26 +44,29 @@ def cpu_int8_flags(cpuinfo: str | None = None) -> list[str]:
     return [f for f in INT8_FLAGS if f in flags]
 
 
-def _check_images(images: np.ndarray, size: int) -> np.ndarray:
+def check_calibration(images: np.ndarray, size: int) -> np.ndarray:
+    """``images`` as float32 (N, size, size), or :class:`QuantizeError` saying what is wrong with them."""
     x = np.asarray(images, dtype=np.float32)
+    if x.size == 0:
+        raise QuantizeError("no calibration images: give the codec's preprocessed inputs of some training frames")
     if x.ndim != 3 or x.shape[1:] != (size, size):
         raise QuantizeError(f"calibration images must be (N, {size}, {size}) preprocessed inputs, got {x.shape}")
-    if len(x) == 0:
-        raise QuantizeError("no calibration images: give the codec's preprocessed inputs of some training frames")
     if not np.isfinite(x).all():
         raise QuantizeError("calibration images hold NaN or inf: give the codec's preprocessed inputs")
     return x
 
 
 def to_onnx_int8(onnx_path: str | Path, codec: LabelCodec, path: str | Path, images: np.ndarray,
-                 reduce_range: bool | None = None) -> Path:
+                 reduce_range: bool = True) -> Path:
     """``path``: the float32 ONNX export ``onnx_path`` with int8 weights and activations, calibrated on ``images``
     ((N, S, S), the codec's preprocessed inputs of training frames); written whole or not at all, with the codec
-    beside it.  ``reduce_range``: 7-bit weights; by default only on a CPU without :data:`INT8_FLAGS`."""
+    beside it.  ``reduce_range`` (the default): 7-bit weights, correct on every CPU, so that one export gives the
+    same file wherever it runs; ``False``: full 8-bit weights, for a CPU with :data:`INT8_FLAGS` only (on AVX2
+    alone the 8-bit products saturate)."""
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static  # noqa: PLC0415
     from onnxruntime.quantization.shape_inference import quant_pre_process  # noqa: PLC0415
 
-    x = _check_images(images, codec.input_size)
+    x = check_calibration(images, codec.input_size)
 
     class Frames(CalibrationDataReader):
         def __init__(self):
@@ -72,8 +76,6 @@ def to_onnx_int8(onnx_path: str | Path, codec: LabelCodec, path: str | Path, ima
             frame = next(self._it, None)
             return None if frame is None else {"depth": frame}
 
-    if reduce_range is None:
-        reduce_range = not cpu_int8_flags()
     with tempfile.TemporaryDirectory() as tmp:
         pre, out = Path(tmp) / "pre.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(onnx_path), str(pre))
