@@ -16,7 +16,7 @@ PKG = ROOT / "lib" / "backsurface"
 LAYERS = ["core", "acquisition", "data", "codec", "net", "evaluation", "clinical", "figures"]
 """Bottom to top: raw frames → arrays → labels → models → metrics → clinical indices → figures and tables."""
 NUMERIC_CORE = ["core", "data", "codec", "evaluation", "clinical"]
-HEAVY = ("tensorflow", "keras", "torch")
+HEAVY = ("tensorflow", "keras", "torch", "onnxruntime", "tf2onnx")
 
 
 def all_modules() -> list[str]:
