@@ -9,6 +9,7 @@ a fresh subprocess so that the peak memory is its own.  Nothing is asserted; num
     python benchmarks/bench_train.py                       # all backbones, default and paper profiles
     python benchmarks/bench_train.py --backbones resnet50 --profiles default --steps 5
     python benchmarks/bench_train.py --backbones resnet50 --profiles default --refine-kernel 7 3   # a lighter head
+    python benchmarks/bench_train.py --profiles default --precision float32 mixed_bfloat16  # bf16 (AMX/AVX512-BF16)
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ def synthetic_labels(n: int, size: int):
             "pafs": np.stack([o[1] for o in out]), "masks": np.stack([o[2] for o in out])}
 
 
-def measure(backbone: str, profile: str, steps: int, jit: bool = False, refine_kernel: int = 7) -> dict:
+def measure(backbone: str, profile: str, steps: int, jit: bool = False, refine_kernel: int = 7,
+            precision: str = "float32") -> dict:
     from backsurface.net import train
     from backsurface.net.tfdata import TrainingData
 
@@ -59,7 +61,7 @@ def measure(backbone: str, profile: str, steps: int, jit: bool = False, refine_k
     cfg = train.TrainConfig(backbone, size, stages=stages, width=width, refine_kernel=refine_kernel,
                             feature_channels=features,
                             weights="none", weights_dir=None, epochs=1, batch_size=batch, learning_rate=1e-4,
-                            lr_schedule="constant", warmup_epochs=0, seed=0, strategy="default")
+                            lr_schedule="constant", warmup_epochs=0, seed=0, strategy="default", precision=precision)
     strategy = train.make_strategy("default")
     model, optimizer, _ = train.build(cfg, strategy)
     step = train.train_step_fn(model, optimizer, strategy, batch, jit_compile=jit)
@@ -70,6 +72,7 @@ def measure(backbone: str, profile: str, steps: int, jit: bool = False, refine_k
         step(b)
     train_ips = batch * (len(batches) - 1) / (time.perf_counter() - t0)
 
+    model = train.as_float32(model, cfg)  # inference as the saved model runs: float32
     x = data["images"][:1, ..., None]
     model(x, training=False)
     t0 = time.perf_counter()
@@ -78,7 +81,8 @@ def measure(backbone: str, profile: str, steps: int, jit: bool = False, refine_k
         model(x, training=False)
     infer_ms = 1000 * (time.perf_counter() - t0) / reps
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"backbone": backbone, "profile": profile, "xla": jit, "kernel": refine_kernel, "input": size,
+    return {"backbone": backbone, "profile": profile, "precision": precision, "xla": jit, "kernel": refine_kernel,
+            "input": size,
             "stages": stages, "width": width,
             "train_img_per_s": round(train_ips, 3), "infer_ms_per_frame": round(infer_ms, 1),
             "peak_rss_mb": round(peak_mb), "pipeline_img_per_s": round(pipeline_ips),
@@ -94,23 +98,27 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--jit", action="store_true", help="also time the step compiled with XLA (jit_compile)")
     ap.add_argument("--refine-kernel", type=int, nargs="+", default=[7],
                     help="the refinement stages' kernel (params train.refine_kernel); several: one row each")
+    ap.add_argument("--precision", nargs="+", default=["float32"], choices=["float32", "mixed_bfloat16"],
+                    help="the training computation (params train.precision); several: one row each")
     ap.add_argument("--one", nargs=2, metavar=("BACKBONE", "PROFILE"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.one:
-        print(json.dumps(measure(*args.one, args.steps, jit=args.jit, refine_kernel=args.refine_kernel[0])))
+        print(json.dumps(measure(*args.one, args.steps, jit=args.jit, refine_kernel=args.refine_kernel[0],
+                                 precision=args.precision[0])))
         return
-    cols = ("backbone", "profile", "xla", "kernel", "input", "stages", "train_img_per_s", "infer_ms_per_frame",
-            "peak_rss_mb", "pipeline_img_per_s", "pipeline_over_train")
+    cols = ("backbone", "profile", "precision", "xla", "kernel", "input", "stages", "train_img_per_s",
+            "infer_ms_per_frame", "peak_rss_mb", "pipeline_img_per_s", "pipeline_over_train")
     print(" | ".join(cols))
     for profile in args.profiles:
         for bb in args.backbones:
             for jit in ([False, True] if args.jit else [False]):
                 for kernel in args.refine_kernel:
-                    cmd = [sys.executable, __file__, "--one", bb, profile, "--steps", str(args.steps),
-                           "--refine-kernel", str(kernel)] + ["--jit"] * jit
-                    out = subprocess.run(cmd, capture_output=True, text=True, check=True)
-                    row = json.loads(out.stdout.strip().splitlines()[-1])
-                    print(" | ".join(str(row[c]) for c in cols), flush=True)
+                    for precision in args.precision:
+                        cmd = [sys.executable, __file__, "--one", bb, profile, "--steps", str(args.steps),
+                               "--refine-kernel", str(kernel), "--precision", precision] + ["--jit"] * jit
+                        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                        row = json.loads(out.stdout.strip().splitlines()[-1])
+                        print(" | ".join(str(row[c]) for c in cols), flush=True)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,10 @@ def test_the_table_leaves_what_an_older_run_did_not_record_blank(tmp_path):
     old = json.loads((ROOT / "reports" / "ablation" / "runs" / "lr1e-3_cosine.json").read_text())
     assert "machine_detail" not in old and "test_flip" not in old  # a run from before both records
     shutil.copy(ROOT / "reports" / "ablation" / "runs" / "lr1e-3_cosine.json", runs)
+    dark = {**old["test"], "inplane_mre_mm": 4.321,
+            "inplane_mre_mm_by_landmark": {**old["test"]["inplane_mre_mm_by_landmark"], "RPSIS": 9.876}}
     new = {**old, "name": "new", "test_flip": old["test"], "worst_branch_share": 0.04,
+           "test_flip_by_decoding": {"logparabola": old["test"], "dark": dark},
            "machine_detail": {"cpu": "Example CPU", "cores": 2, "isa": ["avx2"], "matmul_gflops": 99.6}}
     (runs / "new.json").write_text(json.dumps(new))
     ablate.RUNS = runs
@@ -114,6 +117,11 @@ def test_the_table_leaves_what_an_older_run_did_not_record_blank(tmp_path):
     rows = {line.split("|")[1].strip(): line for line in md.splitlines() if line.startswith("| ")}
     assert "Example CPU, 2 cores, AVX2, 100 GFLOP/s" in rows["new"]
     assert "GFLOP/s" not in rows["lr1e-3_cosine"]
+    header = [c.strip() for c in md.splitlines()[2].split("|")]
+    cells = {name: [c.strip() for c in line.split("|")] for name, line in rows.items()}
+    dark_col, rpsis_col = header.index("flip, DARK"), header.index("RPSIS flip, DARK")
+    assert (cells["new"][dark_col], cells["new"][rpsis_col]) == ("4.3", "9.9")
+    assert (cells["lr1e-3_cosine"][dark_col], cells["lr1e-3_cosine"][rpsis_col]) == ("", "")
     assert (tmp_path / "training.md").read_text() == md
 
 

@@ -27,16 +27,26 @@ def test_to_dict_round_trip_and_sidecar_beside_the_model(tmp_path):
     sidecar = c.save(model)
     assert sidecar == tmp_path / "resnet50" / "model.codec.json"
     assert LabelCodec.for_model(model) == c
-    assert json.loads(sidecar.read_text())["format"] == 2
+    assert json.loads(sidecar.read_text())["format"] == 3
 
 
 def test_a_format_1_codec_is_read_as_the_fixed_threshold_it_was_trained_with(tmp_path):
-    old = {k: v for k, v in codec(96).to_dict().items() if k not in ("background", "body_depth_mm")} | {"format": 1}
+    old = {k: v for k, v in codec(96).to_dict().items() if k not in ("background", "body_depth_mm", "decoding")}
+    old["format"] = 1
     (tmp_path / "model.codec.json").write_text(json.dumps(old))
     c = LabelCodec.for_model(tmp_path / "model.keras")
     assert (c.background, c.threshold_mm) == ("fixed", 1700.0)
     (tmp_path / "model.codec.json").write_text(json.dumps(old | {"background": "nearest"}))
     with pytest.raises(CodecError, match="a format 1 codec has no background"):
+        LabelCodec.for_model(tmp_path / "model.keras")
+
+
+def test_a_format_2_codec_is_read_as_the_log_parabola_it_was_decoded_with(tmp_path):
+    old = {k: v for k, v in codec(96, decoding="dark").to_dict().items() if k != "decoding"} | {"format": 2}
+    (tmp_path / "model.codec.json").write_text(json.dumps(old))
+    assert LabelCodec.for_model(tmp_path / "model.keras") == codec(96, decoding="logparabola")
+    (tmp_path / "model.codec.json").write_text(json.dumps(old | {"decoding": "dark"}))
+    with pytest.raises(CodecError, match="a format 2 codec has no decoding"):
         LabelCodec.for_model(tmp_path / "model.keras")
 
 
@@ -67,6 +77,7 @@ def test_the_cut_is_fixed_or_follows_the_subject():
         (lambda d: d.update(threshold_mm=True), "threshold_mm must be a finite number > 0"),
         (lambda d: d.update(background="far"), "background must be one of"),
         (lambda d: d.update(body_depth_mm=-1.0), "body_depth_mm must be a finite number > 0"),
+        (lambda d: d.update(decoding="argmax"), "decoding must be one of"),
     ],
 )
 def test_a_bad_codec_file_is_refused_naming_it(tmp_path, mutate, message):

@@ -153,7 +153,7 @@ def test_a_model_of_another_scheme_is_refused_naming_what_differs():
     from backsurface.evaluation.scoring import SchemeMismatch, require_same_scheme
 
     data = LabelCodec(input_size=184, crop="back", threshold_mm=1700.0, background="nearest", body_depth_mm=300.0,
-                      stride=8, sigma_px=8.0, cutoff=4.6, limb_width_px=4.0)
+                      stride=8, sigma_px=8.0, cutoff=4.6, limb_width_px=4.0, decoding="logparabola")
     require_same_scheme(data, LabelCodec.from_dict(data.to_dict()), "same.keras")  # the same scheme passes
     other = LabelCodec.from_dict({**data.to_dict(), "crop": "none", "input_size": 144})
     with pytest.raises(SchemeMismatch, match=r"old\.keras: .*input_size 144 \(data 184\), crop 'none' \(data 'back'\)"):

@@ -35,6 +35,52 @@ def test_exact_gaussian_peak_is_exact_and_batches_keep_their_shape():
     np.testing.assert_allclose(got, pts, atol=1e-6)  # log-parabola is exact on an uncut Gaussian peak
 
 
+def _tilted_gaussians(pts, sigma_major, sigma_minor, angle, size=SIZE):
+    """Elongated Gaussian peaks on the output grid, each turned by its ``angle`` (radians)."""
+    from backsurface.codec.grid import cell_centres
+
+    c = cell_centres(size // STRIDE, STRIDE)
+    xx, yy = np.meshgrid(c, c)
+    h = np.zeros((len(c), len(c), 11))
+    for j, ((px, py), a) in enumerate(zip(pts, angle)):
+        u = (xx - px) * np.cos(a) + (yy - py) * np.sin(a)
+        v = -(xx - px) * np.sin(a) + (yy - py) * np.cos(a)
+        h[..., j] = np.exp(-0.5 * ((u / sigma_major) ** 2 + (v / sigma_minor) ** 2))
+    return h
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.floats(30, 150), st.floats(30, 150), st.floats(0, np.pi))
+def test_dark_is_exact_on_a_tilted_elongated_gaussian_where_the_separable_fit_is_not(x, y, angle):
+    pts = np.tile([[x, y]], (10, 1))
+    h = _tilted_gaussians(pts, 13.0, 8.0, np.full(10, angle))
+    dark, conf = decode.heatmap_peaks(h, STRIDE, "dark", sigma_cells=1.0)
+    # blurring a Gaussian with a Gaussian keeps its centre; the log is then a quadratic, and the Taylor step
+    # with the mixed derivative lands on it (to the grid's sampling of the blur kernel)
+    np.testing.assert_allclose(dark, pts, atol=0.01)
+    assert np.all(conf > 0.3) and np.all(conf <= 1.0)
+
+
+def test_the_separable_fit_misses_a_tilted_peak_that_dark_recovers():
+    pts = np.array([[91.3, 77.6]] * 10)
+    h = _tilted_gaussians(pts, 13.0, 8.0, np.full(10, np.pi / 4))
+    separable, _ = decode.heatmap_peaks(h, STRIDE, "logparabola")
+    dark, _ = decode.heatmap_peaks(h, STRIDE, "dark", sigma_cells=1.0)
+    assert np.abs(separable - pts).max() > 0.5 and np.abs(dark - pts).max() < 0.01
+
+
+def test_dark_is_exact_on_the_label_gaussian_and_the_methods_are_named():
+    pts = np.random.default_rng(2).uniform(30, 150, (3, 10, 2))
+    h = np.stack([labels.heatmaps(p, SIZE) for p in pts])
+    got, _ = decode.heatmap_peaks(h, STRIDE, "dark", sigma_cells=1.0)
+    assert got.shape == (3, 10, 2)
+    np.testing.assert_allclose(got, pts, atol=0.01)
+    flat, conf = decode.heatmap_peaks(np.zeros((23, 23, 11)), STRIDE, "dark")
+    assert np.isfinite(flat).all() and np.all(conf == 0)
+    with pytest.raises(ValueError, match="decoding method must be one of"):
+        decode.heatmap_peaks(h, STRIDE, "softargmax")
+
+
 def test_peaks_reject_bad_shapes_and_survive_flat_maps():
     with pytest.raises(ValueError, match="heatmaps must be"):
         decode.heatmap_peaks(np.zeros((23, 23, 5)))

@@ -132,7 +132,7 @@ def test_load_split_rejects_wrong_shapes(tmp_path):
 def _config(**kw):
     base = dict(backbone="resnet50", input_size=SIZE, stages=2, width=8, refine_kernel=7, feature_channels=8,
                 weights="none", weights_dir=None, epochs=2, batch_size=2, learning_rate=1e-3, lr_schedule="constant",
-                warmup_epochs=0, seed=3, strategy="default")
+                warmup_epochs=0, seed=3, strategy="default", precision="float32")
     return train.TrainConfig(**(base | kw))
 
 
@@ -227,6 +227,43 @@ def test_a_card_that_predates_the_schedule_keys_describes_the_constant_rate_run(
     assert cfg.same_run(old_card) and cfg.same_run(dataclasses.asdict(cfg))
     assert not _config(lr_schedule="cosine", warmup_epochs=1).same_run(old_card)
     assert not _config(learning_rate=5e-4).same_run(old_card)
+
+
+def test_mixed_precision_computes_in_bfloat16_but_keeps_float32_variables_and_outputs():
+    m = model.build_model("resnet50", SIZE, stages=2, width=8, feature_channels=8, precision="mixed_bfloat16")
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    policies = {layer.name: layer.dtype_policy.name for layer in m.layers}
+    backbone = m.get_layer("resnet50_stride8")
+    assert {layer.dtype_policy.name for layer in backbone.layers if layer.weights} == {"mixed_bfloat16"}
+    assert policies["features_conv1"] == "mixed_bfloat16" and policies["s2_b1_conv1"] == "mixed_bfloat16"
+    assert policies["to_backbone"] == policies["s1_b1_out"] == policies["stage2_heatmaps"] == "float32"
+    assert {v.dtype for v in m.weights} == {"float32"}
+    x = np.random.default_rng(0).random((1, SIZE, SIZE, 1)).astype(np.float32)
+    assert {o.dtype for o in m(x)} == {tf.float32}
+    with pytest.raises(model.ModelError, match="precision must be one of"):
+        model.build_model("resnet50", SIZE, stages=1, width=4, feature_channels=4, precision="float16")
+
+
+def test_a_mixed_precision_run_trains_and_returns_the_float32_model_with_its_weights(tmp_path):
+    cfg = _config(epochs=6, precision="mixed_bfloat16")
+    result = train.train(cfg, _labels(n=2), tmp_path, log=None)
+    losses = [r[train.TOTAL] for r in result.history]
+    assert np.isfinite(losses).all() and losses[-1] < losses[0]
+    assert {layer.dtype_policy.name for layer in result.model.layers} == {"float32"}
+    # the float32 copy carries the trained variables exactly: the checkpoint's model variables
+    meta, saved = train.load_checkpoint(tmp_path / train.CHECKPOINT)
+    assert meta["epoch"] == 6
+    for i, w in enumerate(result.model.weights):
+        np.testing.assert_array_equal(np.asarray(w), saved[f"model_{i:04d}"], err_msg=w.path)
+    # and computes what the bfloat16 network computed, to bfloat16's precision
+    x = _labels(n=1)["images"][..., None]
+    mixed, _, _ = train.build(cfg, train.make_strategy("default"))
+    mixed.set_weights(result.model.get_weights())
+    a, b = np.asarray(result.model(x)[-2]), np.asarray(mixed(x)[-2])
+    assert np.abs(a - b).max() <= 0.05 * max(np.abs(a).max(), 1e-3)
+    assert train.as_float32(result.model, _config()) is result.model
+    # a card written before the key existed describes a float32 run
+    assert "precision" in train.PREDATED and train.PREDATED["precision"] == "float32"
 
 
 def test_the_cosine_schedule_warms_up_then_decays_to_zero():

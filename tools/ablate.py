@@ -8,12 +8,13 @@ in one pass and with the test-time flip).
 ``run`` reads params.yaml and applies the ``-S`` changes (YAML values) to ``train``, ``preprocess``, ``augment`` or
 ``labels`` keys. A run of training keys only trains on the labels on disk (``artifacts/labels``); a run that changes
 a data key builds its own train and test split from ``artifacts/raw`` with the pipeline's functions (preprocessing,
-the subject split, translations and random copies, labels), so ``-S preprocess.crop=none`` or
-``-S augment.copies=0`` needs no pipeline run. It trains ``--backbone`` (checkpoints under ``build/ablation/NAME``:
-an interrupted run resumes) and writes ``reports/ablation/runs/NAME.json``: the changes, the training configuration
-and data keys, the commit, the machine, the training time, and per split the in-plane mean (with its
-subject-bootstrap 95% CI), median, share within 10 mm, mean per landmark, and the 3D error, each in the raw frame
-whatever the crop. When a run's configuration equals the pipeline model's card (``TrainConfig.same_run``) and its
+the subject split, translations and random copies, labels), so ``-S preprocess.crop=none`` or ``-S
+augment.copies=0`` needs no pipeline run. It trains ``--backbone`` (checkpoints under ``build/ablation/NAME``: an
+interrupted run resumes) and writes ``reports/ablation/runs/NAME.json``: the changes, the training configuration and
+data keys, the commit, the machine, the training time, and per split the in-plane mean (with its subject-bootstrap
+95% CI), median, share within 10 mm, mean per landmark, and the 3D error, each in the raw frame whatever the crop,
+and the test split's flip-test outputs decoded with each scheme of ``labels.decoding`` (the decoding ablation: no
+training needed). When a run's configuration equals the pipeline model's card (``TrainConfig.same_run``) and its
 data are the study's, the pipeline's model is scored instead of trained again (same weights). ``--cohorts`` also
 scores the model on those generalisation cohorts (``generalise.cohorts``, drawn as the generalisation stage draws
 them) with the stage's scoring and the ratio to the run's test split. ``table`` gathers every run into one Markdown
@@ -40,12 +41,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
+from backsurface.codec.decode import METHODS as DECODINGS  # noqa: E402
 from backsurface.core import contract  # noqa: E402
 from backsurface.core.atomic import write_json, write_text  # noqa: E402
 from backsurface.core.landmarks import KEYS  # noqa: E402
 from backsurface.core.params import BACKBONES, ParamsError, deep_merge, read_yaml, validate  # noqa: E402
 
 RUNS = ROOT / "reports" / "ablation" / "runs"
+DECODING_NAMES = {"logparabola": "log-parabola", "dark": "DARK"}  # a table column's name per labels.decoding
 
 
 class AblationError(ValueError):
@@ -276,6 +279,12 @@ def run(name: str, changes: dict[str, object], backbone: str, cohorts: list[str]
         flipped = inference.FlipTest(inference.KerasRunner(model)).average((heat, pafs), data["images"])
         for key, (h, p) in ((split, (heat, pafs)), (f"{split}_flip", flipped)):
             out[key] = split_scores(scoring.evaluate_outputs(h, p, data, depths, codec, params.evaluate, params.seed))
+        if split == "test":  # the same flip-test outputs under every decoding scheme: the decoding ablation
+            out["test_flip_by_decoding"] = {
+                method: split_scores(scoring.evaluate_outputs(*flipped, data, depths,
+                                                              dataclasses.replace(codec, decoding=method),
+                                                              params.evaluate, params.seed))
+                for method in DECODINGS}
     if cohorts:  # the generalisation cohorts, scored as the stage scores them (with evaluate.flip_test)
         out["cohorts"] = cohort_scores(model, codec, params, list(cohorts))
         out["cohort_ratio_reference"] = reference = "test_flip" if params.evaluate.flip_test else "test"
@@ -336,6 +345,10 @@ def table(out: Path) -> str:
                      "test 95% CI": "{:.1f}–{:.1f}".format(*r["test"]["inplane_mre_mm_ci"]),
                      "test ≤10 mm %": r["test"]["inplane_sdr_10mm_pct"],
                      "test in-plane mm, flip test": r.get("test_flip", {}).get("inplane_mre_mm", float("nan")),
+                     **{f"flip, {DECODING_NAMES[m]}": r.get("test_flip_by_decoding", {}).get(m, {}).get(
+                         "inplane_mre_mm", float("nan")) for m in DECODINGS},
+                     **{f"RPSIS flip, {DECODING_NAMES[m]}": r.get("test_flip_by_decoding", {}).get(m, {}).get(
+                         "inplane_mre_mm_by_landmark", {}).get("RPSIS", float("nan")) for m in DECODINGS},
                      **{k: r["test"]["inplane_mre_mm_by_landmark"][k] for k in KEYS},
                      "worst branch × baseline": (float("nan") if r.get("worst_branch_share") is None
                                                  else r["worst_branch_share"]),
@@ -354,7 +367,9 @@ def table(out: Path) -> str:
           "of the loss of an image-independent prediction (above 0.5 the pipeline fails the run: a branch that learnt "
           "nothing; blank for runs made before the check). 'flip test': the test split scored with each image's "
           "outputs averaged with its mirror image's (`evaluate.flip_test`, the pipeline's evaluation; blank for runs "
-          "made before it); the other columns are one pass. 'change': the keys the run set on top of params.yaml "
+          "made before it); 'flip, log-parabola' and 'flip, DARK': the same flip-test outputs decoded with each "
+          "scheme (`labels.decoding`; the run's own is in 'test in-plane mm, flip test'; blank for runs made before "
+          "both were scored); the other columns are one pass. 'change': the keys the run set on top of params.yaml "
           "at its commit; 'crop' to 'random copies': what it then trained with (a random copy "
           "is one more image per training image, so it doubles an epoch's images and time). 'train min' depends on "
           "the machine: 'CPU' is the run's CPU model, cores, widest vector instructions and float32 matrix-product "

@@ -3,7 +3,11 @@
 * :func:`heatmap_peaks` — each landmark's position is the maximum of its heatmap, refined to
   sub-cell precision by fitting a parabola to the *log* heatmap through the maximum and its two
   neighbours along x and along y (exact for a Gaussian peak: log of a Gaussian is a parabola;
-  the DARK idea of Zhang et al. 2020 in its separable 3-point form).  Output-grid coordinates map
+  the DARK idea of Zhang et al. 2020 in its separable 3-point form: ``method="logparabola"``).  With
+  ``method="dark"`` the refinement is DARK's whole scheme: the heatmap is first modulated (blurred with a
+  Gaussian of the label σ, which turns a noisy, many-peaked prediction back into one smooth bump), and the
+  offset is the Newton step of the log heatmap's second-order Taylor expansion at the maximum, with the mixed
+  derivative (so a tilted, elongated peak is refined along its own axes).  Output-grid coordinates map
   to input pixels through the cell centres of :mod:`backsurface.codec.grid`; the confidence is the peak value.
 * :func:`to_raw` — input pixels → raw 512×424 frame through each image's stored transform.
 * :func:`link_scores` — OpenPose's association score: the mean, over points sampled on the
@@ -16,12 +20,14 @@
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
 from backsurface.codec.grid import STRIDE, cell_centres, input_to_output, output_to_input
 from backsurface.core.landmarks import LINKS, N_LANDMARKS
 from backsurface.data.preprocess import InputTransform
 
 _LOG_FLOOR = 1e-6  # heatmap values at or below this carry no shape information
+METHODS = ("logparabola", "dark")
 
 
 def _subcell_offset(left: np.ndarray, centre: np.ndarray, right: np.ndarray) -> np.ndarray:
@@ -33,11 +39,42 @@ def _subcell_offset(left: np.ndarray, centre: np.ndarray, right: np.ndarray) -> 
     return np.clip(off, -0.5, 0.5)
 
 
-def heatmap_peaks(heatmaps: np.ndarray, stride: int = STRIDE) -> tuple[np.ndarray, np.ndarray]:
+def _dark_offsets(h: np.ndarray, iy: np.ndarray, ix: np.ndarray, sigma_cells: float) -> np.ndarray:
+    """DARK's sub-cell offsets ``(B, 10, 2)`` (x, y) at the maxima ``(iy, ix)`` of ``h`` ``(B, 10, ny, nx)``.
+
+    The heatmaps are blurred with a Gaussian of ``sigma_cells`` (zero beyond the border), their log taken, and
+    the offset is −H⁻¹∇ from central differences at the maximum; where the log heatmap is not concave there
+    (H not negative definite, a neighbour at the floor) the offset is 0.  Each component is clipped to one cell."""
+    blurred = ndimage.gaussian_filter(h, sigma=(0, 0, sigma_cells, sigma_cells), mode="constant", truncate=3.0)
+    pad = np.pad(blurred, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=0.0)
+    b, k = np.meshgrid(np.arange(h.shape[0]), np.arange(h.shape[1]), indexing="ij")
+    y, x = iy + 1, ix + 1
+    window = np.stack([pad[b, k, y + dy, x + dx] for dy in (-1, 0, 1) for dx in (-1, 0, 1)], axis=-1)
+    ok = window.min(axis=-1) > _LOG_FLOOR
+    L = np.log(np.maximum(window, _LOG_FLOOR)).reshape(*window.shape[:-1], 3, 3)  # [..., row (y), column (x)]
+    gx = 0.5 * (L[..., 1, 2] - L[..., 1, 0])
+    gy = 0.5 * (L[..., 2, 1] - L[..., 0, 1])
+    hxx = L[..., 1, 2] - 2.0 * L[..., 1, 1] + L[..., 1, 0]
+    hyy = L[..., 2, 1] - 2.0 * L[..., 1, 1] + L[..., 0, 1]
+    hxy = 0.25 * (L[..., 2, 2] - L[..., 2, 0] - L[..., 0, 2] + L[..., 0, 0])
+    det = hxx * hyy - hxy * hxy
+    ok &= (hxx < 0) & (det > 0)
+    safe = np.where(ok, det, 1.0)
+    dx = -(hyy * gx - hxy * gy) / safe
+    dy = -(hxx * gy - hxy * gx) / safe
+    return np.clip(np.where(ok[..., None], np.stack([dx, dy], axis=-1), 0.0), -1.0, 1.0)
+
+
+def heatmap_peaks(heatmaps: np.ndarray, stride: int = STRIDE, method: str = "logparabola",
+                  sigma_cells: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """Landmarks from heatmaps ``(..., n, n, C)`` (C ≥ 10; a background channel is ignored).
 
+    ``method``: ``logparabola`` (the separable 3-point fit) or ``dark`` (modulation with a Gaussian of
+    ``sigma_cells`` output cells, the label σ, then the 2-D Taylor step).
     Returns ``points`` ``(..., 10, 2)`` in input pixels (x, y) and ``confidence`` ``(..., 10)``.
     """
+    if method not in METHODS:
+        raise ValueError(f"decoding method must be one of {METHODS}, got {method!r}")
     h = np.asarray(heatmaps, dtype=np.float64)
     if h.ndim < 3 or h.shape[-1] < N_LANDMARKS or h.shape[-3] < 1:
         raise ValueError(f"heatmaps must be (..., n, n, >= {N_LANDMARKS}), got {h.shape}")
@@ -48,11 +85,15 @@ def heatmap_peaks(heatmaps: np.ndarray, stride: int = STRIDE) -> tuple[np.ndarra
     iy, ix = np.divmod(best, nx)
     b, k = np.meshgrid(np.arange(h.shape[0]), np.arange(N_LANDMARKS), indexing="ij")
     peak = h[b, k, iy, ix]
-    pad = np.pad(h, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=0.0)
-    py, px = iy + 1, ix + 1
-    dx = _subcell_offset(pad[b, k, py, px - 1], peak, pad[b, k, py, px + 1])
-    dy = _subcell_offset(pad[b, k, py - 1, px], peak, pad[b, k, py + 1, px])
-    # no refinement into the padding: at a border the missing neighbour is 0, which the floor rejects
+    if method == "dark":
+        off = _dark_offsets(h, iy, ix, sigma_cells)
+        dx, dy = off[..., 0], off[..., 1]
+    else:
+        pad = np.pad(h, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=0.0)
+        py, px = iy + 1, ix + 1
+        dx = _subcell_offset(pad[b, k, py, px - 1], peak, pad[b, k, py, px + 1])
+        dy = _subcell_offset(pad[b, k, py - 1, px], peak, pad[b, k, py + 1, px])
+        # no refinement into the padding: at a border the missing neighbour is 0, which the floor rejects
     grid = np.stack([ix + dx, iy + dy], axis=-1)
     points = output_to_input(grid, stride)
     return points.reshape(*lead, N_LANDMARKS, 2), peak.reshape(*lead, N_LANDMARKS)

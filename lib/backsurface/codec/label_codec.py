@@ -7,7 +7,8 @@ cut-off, the affinity-field limb width — and offers both directions:
 
 * **encode**: a raw frame → network input and its raw↔input transform (:meth:`preprocess`); landmarks in
   input pixels → heatmaps, affinity fields and validity mask (:meth:`encode`, :meth:`encode_dataset`);
-* **decode**: heatmaps → sub-pixel landmarks and confidences (:meth:`decode`), affinity fields → link
+* **decode**: heatmaps → sub-pixel landmarks and confidences (:meth:`decode`, with the codec's ``decoding``:
+  the separable log-parabola or DARK, :mod:`backsurface.codec.decode`), affinity fields → link
   scores and ridges (:meth:`link_scores`, :meth:`affinity_ridge`), input pixels → raw frame (:meth:`to_raw`).
 
 A trained model is saved with its codec (:meth:`save` writes ``<model>.codec.json`` beside the model file,
@@ -33,10 +34,13 @@ from backsurface.codec import grid
 from backsurface.core.atomic import atomic_file
 from backsurface.data.preprocess import BACKGROUNDS, CROPS, InputTransform, background_cut_mm, preprocess_frame
 
-FORMAT = 2
+FORMAT = 3
 """Version of the sidecar layout; a file of another version is refused."""
-FORMAT_1 = {"background": "fixed", "body_depth_mm": 300.0}
+FORMAT_2 = {"decoding": "logparabola"}
+"""Format 2 (before ``decoding``) decoded with the separable log-parabola: read as that scheme."""
+FORMAT_1 = {"background": "fixed", "body_depth_mm": 300.0} | FORMAT_2
 """Format 1 (before ``background``/``body_depth_mm``) knew only the fixed threshold: read as that scheme."""
+_PREDATED = {1: FORMAT_1, 2: FORMAT_2}
 SIDECAR_SUFFIX = ".codec.json"
 
 
@@ -62,6 +66,7 @@ class LabelCodec:
     sigma_px: float  # heatmap Gaussian σ, input pixels
     cutoff: float  # heatmap cut-off: cells with d²/2σ² above it are 0
     limb_width_px: float  # affinity-field half width, input pixels
+    decoding: str  # heatmap peak refinement: "logparabola" (separable 3-point) or "dark" (blur + 2-D Taylor step)
 
     def __post_init__(self):
         if not _whole(self.input_size) or self.input_size <= 0:
@@ -71,6 +76,8 @@ class LabelCodec:
                              f"got {self.stride!r}")
         if self.crop not in CROPS:
             raise CodecError(f"codec: crop must be one of {CROPS}, got {self.crop!r}")
+        if self.decoding not in _decode.METHODS:
+            raise CodecError(f"codec: decoding must be one of {_decode.METHODS}, got {self.decoding!r}")
         if self.background not in BACKGROUNDS:
             raise CodecError(f"codec: background must be one of {BACKGROUNDS}, got {self.background!r}")
         for key in ("threshold_mm", "body_depth_mm", "sigma_px", "cutoff", "limb_width_px"):
@@ -87,7 +94,8 @@ class LabelCodec:
         p, lab = params.preprocess, params.labels
         return cls(input_size=p.input_size, crop=p.crop, threshold_mm=p.threshold_mm, background=p.background,
                    body_depth_mm=p.body_depth_mm, stride=lab.stride,
-                   sigma_px=lab.sigma_px, cutoff=lab.cutoff, limb_width_px=lab.limb_width_px)
+                   sigma_px=lab.sigma_px, cutoff=lab.cutoff, limb_width_px=lab.limb_width_px,
+                   decoding=lab.decoding)
 
     def to_dict(self) -> dict[str, Any]:
         return {"format": FORMAT, **asdict(self)}
@@ -101,14 +109,16 @@ class LabelCodec:
     def from_dict(cls, d: Any, source: str = "codec") -> LabelCodec:
         if not isinstance(d, dict):
             raise CodecError(f"{source}: expected a JSON object, got {type(d).__name__}")
-        if isinstance(d.get("format"), bool) or d.get("format") not in (1, FORMAT):
-            raise CodecError(f"{source}: codec format {d.get('format')!r}, this library reads formats 1 and {FORMAT}")
+        version = d.get("format")
+        if isinstance(version, bool) or version not in (1, 2, FORMAT):
+            raise CodecError(f"{source}: codec format {version!r}, this library reads formats 1 to {FORMAT}")
         fields = {k: v for k, v in d.items() if k != "format"}
-        if d.get("format") == 1:
-            if set(FORMAT_1) & set(fields):
-                raise CodecError(f"{source}: a format 1 codec has no {' or '.join(FORMAT_1)}; found "
-                                 f"{sorted(set(FORMAT_1) & set(fields))}")
-            fields.update(FORMAT_1)
+        if version in _PREDATED:
+            later = _PREDATED[version]
+            if set(later) & set(fields):
+                raise CodecError(f"{source}: a format {version} codec has no {' or '.join(later)}; found "
+                                 f"{sorted(set(later) & set(fields))}")
+            fields.update(later)
         names = set(cls.__dataclass_fields__)
         missing, unknown = sorted(names - set(fields)), sorted(set(fields) - names)
         if missing or unknown:
@@ -203,7 +213,7 @@ class LabelCodec:
 
     def decode(self, heatmaps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Heatmaps ``(..., n, n, ≥10)`` → landmarks ``(..., 10, 2)`` in input pixels and peak confidences."""
-        return _decode.heatmap_peaks(heatmaps, self.stride)
+        return _decode.heatmap_peaks(heatmaps, self.stride, self.decoding, self.sigma_px / self.stride)
 
     def link_scores(self, pafs: np.ndarray, points_input: np.ndarray) -> np.ndarray:
         """Affinity score of each link for one image (OpenPose's line integral)."""

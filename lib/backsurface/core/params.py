@@ -132,6 +132,7 @@ class Labels(_Section):
     sigma_px: float = Field(gt=0.0, le=64.0)
     cutoff: float = Field(gt=0.0, le=20.0)
     limb_width_px: float = Field(gt=0.0, le=64.0)
+    decoding: Literal["logparabola", "dark"]  # heatmap peak refinement (codec.decode)
 
 
 BACKBONES = ("vgg19", "resnet50", "resnet152")
@@ -152,6 +153,8 @@ class Train(_Section):
     lr_schedule: ScheduleOrSchedules  # one for every backbone, or one per backbone
     warmup_epochs: int = Field(ge=0, le=1000)  # of the cosine schedule (ignored by constant)
     strategy: Literal["default", "mirrored", "one_device"]
+    # float32 | mixed_bfloat16 (bfloat16 activations and float32 weights while training; the saved model is float32)
+    precision: Literal["float32", "mixed_bfloat16"]
     # a branch ending above this share of the loss of an image-independent prediction fails the stage (null: off)
     max_baseline_share: float | None = Field(gt=0.0, le=1.0)
 

@@ -9,6 +9,11 @@ model needs nothing but the depth image.
 
 Outputs: a list ``[H1, L1, H2, L2, ..., HT, LT]`` (intermediate supervision needs every stage).
 
+Precision: ``mixed_bfloat16`` builds every layer with bfloat16 computation and float32 variables (Keras mixed
+precision), except the depth scaling in front of the backbone and each stage's output convolution and output,
+which stay float32 so the loss and the outputs are float32; ``float32`` (the default) computes in float32
+throughout.
+
 Weights: ``imagenet`` loads the Keras ``*_notop.h5`` file from disk (``weights_dir``, else
 ``$KERAS_HOME/models``, else ``~/.keras/models``) and fails with a clear message when it is not
 there: nothing is ever downloaded, and nothing falls back silently.  ``none`` is random init.
@@ -47,6 +52,7 @@ BACKBONES: dict[str, Backbone] = {
     )
 }
 WEIGHTS = ("none", "imagenet")
+PRECISIONS = ("float32", "mixed_bfloat16")
 # caffe-mode preprocessing shared by VGG and ResNet in keras.applications: 0-255, BGR, ImageNet mean removed
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
@@ -106,9 +112,9 @@ def build_backbone(name: str, input_size: int, weights_path: Path | None = None)
     return keras.Model(full.input, full.get_layer(spec.cut_layer).output, name=f"{name}_stride8")
 
 
-def _conv(x, filters: int, kernel: int, name: str, relu: bool = True):
+def _conv(x, filters: int, kernel: int, name: str, relu: bool = True, dtype: str | None = None):
     return layers.Conv2D(filters, kernel, padding="same", activation="relu" if relu else None,
-                         kernel_initializer="glorot_uniform", name=name)(x)
+                         kernel_initializer="glorot_uniform", name=name, dtype=dtype)(x)
 
 
 def _branch(x, stage: int, branch: int, out_channels: int, width: int, kernel: int, n_convs: int, head: int):
@@ -116,7 +122,7 @@ def _branch(x, stage: int, branch: int, out_channels: int, width: int, kernel: i
     for i in range(n_convs):
         x = _conv(x, width, kernel, f"{prefix}_conv{i + 1}")
     x = _conv(x, head, 1, f"{prefix}_head")
-    return _conv(x, out_channels, 1, f"{prefix}_out", relu=False)
+    return _conv(x, out_channels, 1, f"{prefix}_out", relu=False, dtype="float32")
 
 
 def build_model(
@@ -127,8 +133,9 @@ def build_model(
     refine_kernel: int = 7,
     feature_channels: int = 128,
     weights_path: Path | None = None,
+    precision: str = "float32",
 ) -> keras.Model:
-    """The full network; outputs ``[H1, L1, ..., HT, LT]`` at ``input_size / 8``.
+    """The full network; outputs ``[H1, L1, ..., HT, LT]`` at ``input_size / 8``, float32 whatever ``precision``.
 
     Stage 1 per branch: three 3×3×``width`` convs, a 1×1 head (512 in OpenPose's stage 1,
     ``width`` in later stages) and a 1×1 output conv.  Later stages: five
@@ -139,8 +146,19 @@ def build_model(
         raise ModelError(f"input_size must be a multiple of {STRIDE}, got {input_size}")
     if stages < 1:
         raise ModelError(f"stages must be >= 1, got {stages}")
+    if precision not in PRECISIONS:
+        raise ModelError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)  # keras.applications backbones take the global policy only
+    try:
+        return _build(backbone, input_size, stages, width, refine_kernel, feature_channels, weights_path)
+    finally:
+        keras.config.set_dtype_policy(before)
+
+
+def _build(backbone, input_size, stages, width, refine_kernel, feature_channels, weights_path) -> keras.Model:
     inputs = keras.Input((input_size, input_size, 1), name="depth")
-    x = DepthToBackbone(name="to_backbone")(inputs)
+    x = DepthToBackbone(name="to_backbone", dtype="float32")(inputs)
     x = build_backbone(backbone, input_size, weights_path)(x)
     x = _conv(x, 2 * feature_channels, 3, "features_conv1")
     features = _conv(x, feature_channels, 3, "features_conv2")
@@ -151,8 +169,8 @@ def build_model(
         kernel, n_convs, head = (3, 3, 4 * width) if first else (refine_kernel, 5, width)
         h = _branch(x, t, 1, N_HEATMAP_CHANNELS, width, kernel, n_convs, head)
         paf = _branch(x, t, 2, N_PAF_CHANNELS, width, kernel, n_convs, head)
-        h = layers.Identity(name=f"stage{t}_heatmaps")(h)
-        paf = layers.Identity(name=f"stage{t}_pafs")(paf)
+        h = layers.Identity(name=f"stage{t}_heatmaps", dtype="float32")(h)
+        paf = layers.Identity(name=f"stage{t}_pafs", dtype="float32")(paf)
         outputs += [h, paf]
         if t < stages:
             x = layers.Concatenate(name=f"stage{t + 1}_input")([features, h, paf])

@@ -39,7 +39,7 @@ CHECKPOINT = "last.npz"
 CHECKPOINT_FORMAT = 2  # bump when the checkpoint or history layout changes: old checkpoints are then not resumed
 
 
-PREDATED = {"lr_schedule": "constant", "warmup_epochs": 0}
+PREDATED = {"lr_schedule": "constant", "warmup_epochs": 0, "precision": "float32"}
 """Training keys added after models were first saved, with the value that trains exactly as before they existed."""
 
 
@@ -62,6 +62,7 @@ class TrainConfig:
     warmup_epochs: int
     seed: int
     strategy: str
+    precision: str  # float32 | mixed_bfloat16: the training computation; the saved model is float32
 
     @classmethod
     def from_params(cls, params, backbone: str) -> TrainConfig:
@@ -74,7 +75,7 @@ class TrainConfig:
                    weights_dir=t.weights_dir, epochs=t.epochs_of(backbone), batch_size=t.batch_size,
                    learning_rate=t.rate_of(backbone), lr_schedule=t.schedule_of(backbone),
                    warmup_epochs=t.warmup_epochs if t.schedule_of(backbone) == "cosine" else 0, seed=params.seed,
-                   strategy=t.strategy)
+                   strategy=t.strategy, precision=t.precision)
 
     @classmethod
     def for_leakage(cls, params) -> TrainConfig:
@@ -87,7 +88,7 @@ class TrainConfig:
                    learning_rate=lk.learning_rate if lk.learning_rate is not None else t.rate_of(lk.backbone),
                    lr_schedule=t.schedule_of(lk.backbone),
                    warmup_epochs=min(t.warmup_epochs, lk.epochs - 1) if t.schedule_of(lk.backbone) == "cosine" else 0,
-                   seed=params.seed, strategy=t.strategy)
+                   seed=params.seed, strategy=t.strategy, precision=t.precision)
 
     def same_run(self, card_config: dict) -> bool:
         """Whether a model card's ``config`` describes this very run.  Keys a card predates count with the value
@@ -201,11 +202,22 @@ def build(config: TrainConfig, strategy: tf.distribute.Strategy, steps_per_epoch
     weights_path = resolve_weights(config.backbone, config.weights, config.weights_dir)
     with strategy.scope():
         model = build_model(config.backbone, config.input_size, config.stages, config.width,
-                            config.refine_kernel, config.feature_channels, weights_path)
+                            config.refine_kernel, config.feature_channels, weights_path, precision=config.precision)
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate(config, steps_per_epoch))
         optimizer.build(model.trainable_variables)
     label = f"imagenet ({weights_path})" if weights_path else "none (random init)"
     return model, optimizer, label
+
+
+def as_float32(model: keras.Model, config: TrainConfig) -> keras.Model:
+    """The trained network as a float32 model (the same architecture and weights, every layer computing in float32):
+    what is saved and evaluated, whatever ``config.precision`` trained it.  A float32 model is returned as it is."""
+    if config.precision == "float32":
+        return model
+    f32 = build_model(config.backbone, config.input_size, config.stages, config.width, config.refine_kernel,
+                      config.feature_channels, None, precision="float32")
+    f32.set_weights(model.get_weights())  # mixed precision keeps its variables in float32: no rounding here
+    return f32
 
 
 def train_step_fn(model, optimizer, strategy, batch_size: int, jit_compile: bool = False):
@@ -298,7 +310,7 @@ def train(
         sickest = health.worst(rows)
         log(f"branch health: the worst, stage {sickest['stage']} {health.BRANCH_NAMES[sickest['branch']]}, ends at "
             f"{sickest['share']:.3f}× the loss of an image-independent prediction")
-    return TrainResult(model, history, weights_label, start, t_total,
+    return TrainResult(as_float32(model, config), history, weights_label, start, t_total,
                        n_total / t_total if t_total else float("nan"), rows)
 
 
