@@ -225,6 +225,32 @@ def test_inplane_error_is_the_pixel_offset_at_the_true_depth(du, dv, z):
     assert e[0] == pytest.approx(np.hypot(du, dv) * z / KINECT_V2.fx, rel=1e-12, abs=1e-12)
 
 
+@settings(max_examples=40, deadline=None)
+@given(du=st.floats(-50, 50), dv=st.floats(-50, 50), seed=st.integers(0, 10_000))
+def test_a_shift_shared_by_every_landmark_is_no_relative_error(du, dv, seed):
+    rng = np.random.default_rng(seed)
+    true = rng.uniform(50, 400, (3, 10, 2))
+    z = np.full((3, 10), 1500.0)  # one depth per image: the common pixel shift is a common millimetre shift
+    rel = metrics.relative_inplane_errors_mm(true + [du, dv], true, z)
+    np.testing.assert_allclose(rel, 0.0, atol=1e-9)
+    assert metrics.inplane_errors_mm(true + [du, dv], true, z) == pytest.approx(
+        np.full((3, 10), np.hypot(du, dv) * 1500.0 / KINECT_V2.fx), abs=1e-9)
+
+
+def test_relative_error_known_values_and_a_missing_truth():
+    # at z = fx mm one raw pixel is one millimetre (both focal lengths of the Kinect v2 are equal)
+    true = np.zeros((1, 10, 2)) + 100.0
+    pred = true.copy()
+    pred[0, 3, 0] += 10.0  # one landmark 10 mm to the right: the common offset is 1 mm
+    z = np.full((1, 10), KINECT_V2.fx)
+    rel = metrics.relative_inplane_errors_mm(pred, true, z)
+    assert rel[0, 3] == pytest.approx(9.0) and np.delete(rel[0], 3) == pytest.approx(np.ones(9))
+    true[0, 7] = np.nan  # a landmark without truth takes no part: the offset is 10/9 mm over the other nine
+    rel = metrics.relative_inplane_errors_mm(pred, true, z)
+    assert np.isnan(rel[0, 7]) and rel[0, 3] == pytest.approx(10.0 - 10.0 / 9)
+    assert np.delete(rel[0], [3, 7]) == pytest.approx(np.full(8, 10.0 / 9))
+
+
 def test_inplane_error_known_value_and_missing_points():
     # 10 raw px to the right at 1461.824 mm: 10 · 1461.824 / 365.456 = 40 mm exactly
     e = metrics.inplane_errors_mm(np.array([[110.0, 50.0], [np.nan, 1.0]]), np.array([[100.0, 50.0], [1.0, 1.0]]),

@@ -197,6 +197,8 @@ def split_scores(loc_score: tuple) -> dict:
     return {"inplane_mre_mm": i, "inplane_mre_mm_ci": [lo, hi], "inplane_median_mm": s["inplane"]["Total"]["median_mm"],
             "inplane_sdr_10mm_pct": s["inplane"]["Total"]["within_10mm"],
             "inplane_mre_mm_by_landmark": {k: s["inplane"][k]["mean_mm"] for k in KEYS},
+            "inplane_relative_mre_mm": s["inplane_relative_mre_mm_ci"][0],
+            "inplane_relative_mre_mm_by_landmark": {k: s["inplane_relative"][k]["mean_mm"] for k in KEYS},
             "mean_error_mm": s["mean_error_mm_ci"][0]}
 
 

@@ -5,6 +5,11 @@ Definitions (written out again in the evaluation report).  Three millimetre erro
 * **in-plane error (mm)** — the headline: the raw-pixel distance between predicted and true landmark scaled to
   millimetres in the plane of the true landmark's depth (``Δu·z/fx``, ``Δv·z/fy``).  It measures localisation in
   the image alone, as landmark-detection studies do, and is what the network controls.
+* **relative in-plane error (mm)** — the in-plane error once each image's common offset is taken away: the
+  in-plane displacements (mm) of an image's landmarks minus their mean over the landmarks present, then their
+  length.  A shift shared by every landmark of an image leaves it at 0, as it leaves every translation-invariant
+  clinical index (curve angle, trunk asymmetries) unchanged; the in-plane error minus this one is what placing the
+  whole back costs.
 * **surface error (mm)** — predicted and true pixel both lifted to 3D through the *same* depth lookup
   (:func:`backsurface.data.surface.points_3d`, with the silhouette fallback window), then their distance: a perfect
   prediction scores exactly 0.  It adds the depth surface's relief to the in-plane error.
@@ -52,6 +57,26 @@ def inplane_errors_mm(pred_raw: np.ndarray, true_raw: np.ndarray, true_depth_mm:
     d = np.asarray(pred_raw, dtype=np.float64) - np.asarray(true_raw, dtype=np.float64)
     z = np.asarray(true_depth_mm, dtype=np.float64)
     return np.hypot(d[..., 0] * z / intrinsics.fx, d[..., 1] * z / intrinsics.fy)
+
+
+def inplane_displacements_mm(pred_raw: np.ndarray, true_raw: np.ndarray, true_depth_mm: np.ndarray,
+                             intrinsics: Intrinsics = KINECT_V2) -> np.ndarray:
+    """The in-plane displacement (..., 2) in mm, ``(Δu·z/fx, Δv·z/fy)`` (its length is :func:`inplane_errors_mm`)."""
+    d = np.asarray(pred_raw, dtype=np.float64) - np.asarray(true_raw, dtype=np.float64)
+    z = np.asarray(true_depth_mm, dtype=np.float64)[..., None]
+    return d * z / np.array([intrinsics.fx, intrinsics.fy])
+
+
+def relative_inplane_errors_mm(pred_raw: np.ndarray, true_raw: np.ndarray, true_depth_mm: np.ndarray,
+                               intrinsics: Intrinsics = KINECT_V2) -> np.ndarray:
+    """Relative in-plane error (N, K): each image's in-plane displacements minus their mean over its landmarks
+    present (a landmark without truth takes no part and stays NaN), then their length.  An image with one
+    landmark present scores 0 there."""
+    d = inplane_displacements_mm(pred_raw, true_raw, true_depth_mm, intrinsics)
+    present = np.isfinite(d).all(axis=-1, keepdims=True)
+    n = present.sum(axis=-2, keepdims=True)
+    common = np.where(present, d, 0.0).sum(axis=-2, keepdims=True) / np.maximum(n, 1)
+    return np.where(present[..., 0], np.linalg.norm(np.where(present, d - common, 0.0), axis=-1), np.nan)
 
 
 def torso_diameter(true_mm: np.ndarray) -> np.ndarray:

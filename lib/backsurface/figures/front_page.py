@@ -175,14 +175,16 @@ def _crop_words(s: Sources) -> str:
 
 
 def _section_method(s: Sources, backbones: list[str], flip_test: bool = False) -> list[str]:
-    rows = ["| backbone | input (px) | stages | width | epochs | learning rate | schedule | weights | parameters | "
-            "training (min) | images/s |", "|:--|--:|--:|--:|--:|--:|:--|:--|--:|--:|--:|"]
+    rows = ["| backbone | input (px) | stages | width | epochs | learning rate | schedule | training precision | "
+            "weights | parameters | training (min) | images/s |", "|:--|--:|--:|--:|--:|--:|:--|:--|:--|--:|--:|--:|"]
     for bb in backbones:
         m = f"summaries/train_{bb}.json"
+        # a summary older than the key trained in float32 (net.train.PREDATED)
+        precision = s.value(m, "config", "precision") if s.has(m, "config", "precision") else "float32"
         rows.append(f"| {bb} | {s.num(m, 'config', 'input_size', fmt='d')} | {s.num(m, 'config', 'stages', fmt='d')} "
                     f"| {s.num(m, 'config', 'width', fmt='d')} | {s.num(m, 'epochs', fmt='d')} | "
                     f"{s.num(m, 'config', 'learning_rate', fmt='g')} | {s.value(m, 'config', 'lr_schedule')} | "
-                    f"{s.value(m, 'weights')} | {s.num(m, 'n_parameters', fmt=',d')} | "
+                    f"`{precision}` | {s.value(m, 'weights')} | {s.num(m, 'n_parameters', fmt=',d')} | "
                     f"{_minutes(s, m)} | "
                     f"{s.num(m, 'train_images_per_second', fmt='.1f')} |")
     return ["## The method", "",
