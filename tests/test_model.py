@@ -266,6 +266,13 @@ def test_a_mixed_precision_run_trains_and_returns_the_float32_model_with_its_wei
     assert "precision" in train.PREDATED and train.PREDATED["precision"] == "float32"
 
 
+def test_bfloat16_emulation_is_read_from_the_cpu_flags():
+    assert train.bfloat16_is_emulated("processor : 0\nflags : fpu sse2 avx2 fma\n")
+    assert not train.bfloat16_is_emulated("flags : fpu avx2 avx512f avx512_bf16\n")
+    assert not train.bfloat16_is_emulated("flags\t\t: fpu amx_bf16 amx_tile\n")
+    assert not train.bfloat16_is_emulated("model name : unknown\n")  # no flags line: no claim
+
+
 def test_the_cosine_schedule_warms_up_then_decays_to_zero():
     lr = train.learning_rate(_config(epochs=4, lr_schedule="cosine", warmup_epochs=1, learning_rate=1e-3), 10)
     values = [float(lr(step)) for step in (0, 5, 10, 25, 40)]

@@ -209,6 +209,24 @@ def build(config: TrainConfig, strategy: tf.distribute.Strategy, steps_per_epoch
     return model, optimizer, label
 
 
+BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+"""CPU instructions that compute bfloat16 natively (oneDNN uses them); without one, bfloat16 is emulated."""
+
+
+def bfloat16_is_emulated(cpuinfo: str | None = None) -> bool:
+    """Whether ``mixed_bfloat16`` would be emulated here: no GPU and a CPU whose flags (``/proc/cpuinfo``, or
+    ``cpuinfo``) name none of :data:`BF16_CPU_FLAGS`.  False where the flags cannot be read (no claim made)."""
+    if cpuinfo is None:
+        if tf.config.list_physical_devices("GPU"):
+            return False
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return False
+    flags = {f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split()}
+    return bool(flags) and not flags & set(BF16_CPU_FLAGS)
+
+
 def as_float32(model: keras.Model, config: TrainConfig) -> keras.Model:
     """The trained network as a float32 model (the same architecture and weights, every layer computing in float32):
     what is saved and evaluated, whatever ``config.precision`` trained it.  A float32 model is returned as it is."""
@@ -258,6 +276,9 @@ def train(
     :class:`~backsurface.net.health.TrainingHealthError` (``None``: reported in ``health`` only)."""
     tf.config.experimental.enable_op_determinism()
     log = log or (lambda _msg: None)
+    if config.precision == "mixed_bfloat16" and bfloat16_is_emulated():
+        log(f"{config.backbone}: this CPU has no bfloat16 instructions ({' or '.join(BF16_CPU_FLAGS)}): "
+            f"train.precision mixed_bfloat16 is emulated here and slower than float32 (set train.precision: float32)")
     strategy = make_strategy(config.strategy)
     td = TrainingData(data)
     model, optimizer, weights_label = build(config, strategy, td.steps_per_epoch(config.batch_size))
