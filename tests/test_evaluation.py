@@ -155,6 +155,8 @@ def test_a_model_of_another_scheme_is_refused_naming_what_differs():
     data = LabelCodec(input_size=184, crop="back", threshold_mm=1700.0, background="nearest", body_depth_mm=300.0,
                       stride=8, sigma_px=8.0, cutoff=4.6, limb_width_px=4.0, decoding="logparabola")
     require_same_scheme(data, LabelCodec.from_dict(data.to_dict()), "same.keras")  # the same scheme passes
+    # a model decoded otherwise reads the same images through the same transforms
+    require_same_scheme(LabelCodec.from_dict({**data.to_dict(), "decoding": "dark"}), data, "dark.keras")
     other = LabelCodec.from_dict({**data.to_dict(), "crop": "none", "input_size": 144})
     with pytest.raises(SchemeMismatch, match=r"old\.keras: .*input_size 144 \(data 184\), crop 'none' \(data 'back'\)"):
         require_same_scheme(other, data, "old.keras")

@@ -221,6 +221,18 @@ def test_the_cosine_warm_up_is_shorter_than_training_and_the_leakage_backbone_ha
         P.validate(data)
 
 
+def test_the_leakage_model_trains_in_its_own_precision():
+    from backsurface.net.train import TrainConfig
+    data = P.load(ROOT / "params.yaml").model_dump()
+    data["train"]["precision"], data["leakage"]["precision"] = "mixed_bfloat16", "float32"
+    params = P.validate(data)
+    assert TrainConfig.for_leakage(params).precision == "float32"
+    assert TrainConfig.from_params(params, "resnet50").precision == "mixed_bfloat16"
+    data["leakage"]["precision"] = "bf16"
+    with pytest.raises(P.ParamsError, match="leakage.precision"):
+        P.validate(data)
+
+
 def test_the_leakage_model_takes_its_own_rate_or_its_backbones():
     from backsurface.net.train import TrainConfig
     data = P.load(ROOT / "params.yaml").model_dump()

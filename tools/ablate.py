@@ -154,7 +154,7 @@ def _machine() -> str:
     return f"{platform.machine()} {'GPU x' + str(len(gpus)) if gpus else 'CPU'}, {platform.node()}"
 
 
-ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile")
+ISA_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile", "avx512_bf16", "amx_bf16")
 """The CPU flags that decide TensorFlow's and ONNX Runtime's kernels (recorded so a reader can tell machines apart)."""
 
 
@@ -328,6 +328,10 @@ def _describe_cpu(run: dict) -> str | None:
         return None
     isa = ("AVX-512 VNNI" if "avx512_vnni" in d["isa"] else "AVX-512" if "avx512f" in d["isa"] else
            "AVX2" if "avx2" in d["isa"] else "no AVX2")
+    if "amx_bf16" in d["isa"] or "amx_tile" in d["isa"]:  # runs before the bf16 flags were recorded: amx_tile
+        isa += " AMX"
+    elif "avx512_bf16" in d["isa"]:
+        isa += " BF16"
     return f"{d['cpu']}, {d['cores']} cores, {isa}, {d['matmul_gflops']:.0f} GFLOP/s"
 
 
@@ -342,6 +346,7 @@ def table(out: Path) -> str:
         crop = r.get("data", {}).get("preprocess", {}).get("crop", "none")  # every run before the record: none
         rows.append({"run": r["name"], "backbone": r["backbone"], "change": change, "crop": crop,
                      "epochs": c["epochs"], "learning rate": schedule,
+                     "precision": c.get("precision", "float32"),  # a run before the key trained in float32
                      "random copies": _describe_copies(_run_copies(r)),
                      "train in-plane mm": r["train"]["inplane_mre_mm"], "test in-plane mm": r["test"]["inplane_mre_mm"],
                      "test 95% CI": "{:.1f}–{:.1f}".format(*r["test"]["inplane_mre_mm_ci"]),
@@ -351,6 +356,7 @@ def table(out: Path) -> str:
                          "inplane_mre_mm", float("nan")) for m in DECODINGS},
                      **{f"RPSIS flip, {DECODING_NAMES[m]}": r.get("test_flip_by_decoding", {}).get(m, {}).get(
                          "inplane_mre_mm_by_landmark", {}).get("RPSIS", float("nan")) for m in DECODINGS},
+                     "test relative mm, flip": r.get("test_flip", {}).get("inplane_relative_mre_mm", float("nan")),
                      **{k: r["test"]["inplane_mre_mm_by_landmark"][k] for k in KEYS},
                      "worst branch × baseline": (float("nan") if r.get("worst_branch_share") is None
                                                  else r["worst_branch_share"]),
@@ -371,8 +377,11 @@ def table(out: Path) -> str:
           "outputs averaged with its mirror image's (`evaluate.flip_test`, the pipeline's evaluation; blank for runs "
           "made before it); 'flip, log-parabola' and 'flip, DARK': the same flip-test outputs decoded with each "
           "scheme (`labels.decoding`; the run's own is in 'test in-plane mm, flip test'; blank for runs made before "
-          "both were scored); the other columns are one pass. 'change': the keys the run set on top of params.yaml "
-          "at its commit; 'crop' to 'random copies': what it then trained with (a random copy "
+          "both were scored), 'RPSIS flip, …' the same for the landmark with the largest error; 'test relative mm, "
+          "flip': the flip-test in-plane error once each image's common offset is removed (the part not shared by "
+          "its landmarks; blank for runs made before it was recorded); the other columns are one pass. 'change': "
+          "the keys the run set on top of params.yaml at its commit; 'crop' to 'random copies': what it then "
+          "trained with ('precision': `train.precision`) (a random copy "
           "is one more image per training image, so it doubles an epoch's images and time). 'train min' depends on "
           "the machine: 'CPU' is the run's CPU model, cores, widest vector instructions and float32 matrix-product "
           "throughput (GFLOP/s, measured with the run; blank for runs made before it was recorded, whose machine is "

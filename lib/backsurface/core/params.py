@@ -217,6 +217,7 @@ class Leakage(_Section):
     feature_channels: int = Field(ge=4, le=512)
     epochs: int = Field(ge=1, le=1000)
     learning_rate: Rate | None  # peak rate of the small model; null: the backbone's train.learning_rate
+    precision: Literal["float32", "mixed_bfloat16"]  # its own training precision (train.precision: the study's)
 
 
 class Clinical(_Section):

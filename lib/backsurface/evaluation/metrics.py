@@ -1,15 +1,16 @@
 """Landmark accuracy (paper Sec. 6), in plain NumPy.
 
-Definitions (written out again in the evaluation report).  Three millimetre errors, each against its own truth:
+Definitions (written out again in the evaluation report).  Four millimetre errors, each against its own truth:
 
 * **in-plane error (mm)** — the headline: the raw-pixel distance between predicted and true landmark scaled to
   millimetres in the plane of the true landmark's depth (``Δu·z/fx``, ``Δv·z/fy``).  It measures localisation in
   the image alone, as landmark-detection studies do, and is what the network controls.
 * **relative in-plane error (mm)** — the in-plane error once each image's common offset is taken away: the
   in-plane displacements (mm) of an image's landmarks minus their mean over the landmarks present, then their
-  length.  A shift shared by every landmark of an image leaves it at 0, as it leaves every translation-invariant
-  clinical index (curve angle, trunk asymmetries) unchanged; the in-plane error minus this one is what placing the
-  whole back costs.
+  length: the part of the error that is not shared by the image's landmarks.  A shift shared by every landmark
+  leaves it at 0, as it leaves every translation-invariant clinical index (curve angle, trunk asymmetries)
+  unchanged.  It is not bounded by the in-plane error (one landmark off by 10 mm and nine exact: in-plane mean 1 mm,
+  relative mean 1.8 mm); well below the in-plane error, it says that most of the error moves the whole back.
 * **surface error (mm)** — predicted and true pixel both lifted to 3D through the *same* depth lookup
   (:func:`backsurface.data.surface.points_3d`, with the silhouette fallback window), then their distance: a perfect
   prediction scores exactly 0.  It adds the depth surface's relief to the in-plane error.

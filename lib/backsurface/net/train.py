@@ -80,7 +80,7 @@ class TrainConfig:
     @classmethod
     def for_leakage(cls, params) -> TrainConfig:
         """The split-leakage experiment's small model: ``leakage`` section, the study's optimiser and weights (its
-        own peak rate where ``leakage.learning_rate`` sets one)."""
+        own peak rate where ``leakage.learning_rate`` sets one, and its own ``leakage.precision``)."""
         lk, t = params.leakage, params.train
         return cls(backbone=lk.backbone, input_size=params.preprocess.input_size, stages=lk.stages, width=lk.width,
                    refine_kernel=t.refine_kernel, feature_channels=lk.feature_channels, weights=t.weights,
@@ -88,7 +88,7 @@ class TrainConfig:
                    learning_rate=lk.learning_rate if lk.learning_rate is not None else t.rate_of(lk.backbone),
                    lr_schedule=t.schedule_of(lk.backbone),
                    warmup_epochs=min(t.warmup_epochs, lk.epochs - 1) if t.schedule_of(lk.backbone) == "cosine" else 0,
-                   seed=params.seed, strategy=t.strategy, precision=t.precision)
+                   seed=params.seed, strategy=t.strategy, precision=lk.precision)
 
     def same_run(self, card_config: dict) -> bool:
         """Whether a model card's ``config`` describes this very run.  Keys a card predates count with the value
