@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 from backsurface.codec.decode import METHODS as DECODINGS  # noqa: E402
 from backsurface.core import contract  # noqa: E402
 from backsurface.core.atomic import write_json, write_text  # noqa: E402
+from backsurface.core.cpu import cpu_flags  # noqa: E402
 from backsurface.core.landmarks import KEYS  # noqa: E402
 from backsurface.core.params import BACKBONES, ParamsError, deep_merge, read_yaml, validate  # noqa: E402
 
@@ -184,8 +185,7 @@ def machine_detail(cpuinfo: str | None = None) -> dict[str, object]:
             cpuinfo = ""
     model = next((line.partition(":")[2].strip() for line in cpuinfo.splitlines()
                   if line.startswith("model name")), platform.processor() or platform.machine())
-    flags = set(next((line.partition(":")[2].split() for line in cpuinfo.splitlines()
-                      if line.startswith("flags")), []))
+    flags = cpu_flags(cpuinfo)
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     return {"cpu": model, "cores": cores, "isa": [f for f in ISA_FLAGS if f in flags],
             "matmul_gflops": round(matmul_gflops(), 1)}
@@ -283,9 +283,10 @@ def run(name: str, changes: dict[str, object], backbone: str, cohorts: list[str]
             out[key] = split_scores(scoring.evaluate_outputs(h, p, data, depths, codec, params.evaluate, params.seed))
         if split == "test":  # the same flip-test outputs under every decoding scheme: the decoding ablation
             out["test_flip_by_decoding"] = {
-                method: split_scores(scoring.evaluate_outputs(*flipped, data, depths,
-                                                              dataclasses.replace(codec, decoding=method),
-                                                              params.evaluate, params.seed))
+                method: out["test_flip"] if method == codec.decoding else
+                split_scores(scoring.evaluate_outputs(*flipped, data, depths,
+                                                      dataclasses.replace(codec, decoding=method),
+                                                      params.evaluate, params.seed))
                 for method in DECODINGS}
     if cohorts:  # the generalisation cohorts, scored as the stage scores them (with evaluate.flip_test)
         out["cohorts"] = cohort_scores(model, codec, params, list(cohorts))

@@ -55,9 +55,8 @@ def inplane_errors_mm(pred_raw: np.ndarray, true_raw: np.ndarray, true_depth_mm:
                       intrinsics: Intrinsics = KINECT_V2) -> np.ndarray:
     """In-plane error (mm): the raw-pixel offset (..., 2) scaled by the true landmark's depth (...,) over the focal
     lengths, ``hypot(Δu·z/fx, Δv·z/fy)``; NaN where a point or the depth is missing."""
-    d = np.asarray(pred_raw, dtype=np.float64) - np.asarray(true_raw, dtype=np.float64)
-    z = np.asarray(true_depth_mm, dtype=np.float64)
-    return np.hypot(d[..., 0] * z / intrinsics.fx, d[..., 1] * z / intrinsics.fy)
+    d = inplane_displacements_mm(pred_raw, true_raw, true_depth_mm, intrinsics)
+    return np.hypot(d[..., 0], d[..., 1])
 
 
 def inplane_displacements_mm(pred_raw: np.ndarray, true_raw: np.ndarray, true_depth_mm: np.ndarray,

@@ -52,17 +52,19 @@ class Localised:
     def inplane_errors_mm(self) -> np.ndarray:
         """In-plane error: the raw-pixel offset scaled at the true landmark's depth (the headline); where the truth
         has no 3D point (a pixel-only annotation on the silhouette), at its surface point's depth."""
-        z = self.true_mm[..., 2]
-        return metrics.inplane_errors_mm(self.pred_raw, self.true_raw,
-                                         np.where(np.isnan(z), self.true_surface_mm[..., 2], z))
+        return metrics.inplane_errors_mm(self.pred_raw, self.true_raw, self._inplane_depth_mm)
 
     @property
     def relative_inplane_errors_mm(self) -> np.ndarray:
         """In-plane error once each image's common offset is removed (:func:`metrics.relative_inplane_errors_mm`),
         at the same depths as :attr:`inplane_errors_mm`."""
+        return metrics.relative_inplane_errors_mm(self.pred_raw, self.true_raw, self._inplane_depth_mm)
+
+    @property
+    def _inplane_depth_mm(self) -> np.ndarray:
+        """The depth the in-plane errors are scaled at: the true landmark's, else its surface point's."""
         z = self.true_mm[..., 2]
-        return metrics.relative_inplane_errors_mm(self.pred_raw, self.true_raw,
-                                                  np.where(np.isnan(z), self.true_surface_mm[..., 2], z))
+        return np.where(np.isnan(z), self.true_surface_mm[..., 2], z)
 
     @property
     def surface_errors_mm(self) -> np.ndarray:

@@ -22,6 +22,7 @@ import numpy as np
 
 from backsurface.codec.label_codec import LabelCodec
 from backsurface.core.atomic import atomic_file
+from backsurface.core.cpu import cpu_flags
 
 INT8_FLAGS = ("avx512_vnni", "avx_vnni", "amx_int8")
 
@@ -32,15 +33,7 @@ class QuantizeError(ValueError):
 
 def cpu_int8_flags(cpuinfo: str | None = None) -> list[str]:
     """The int8 dot-product extensions this CPU reports (``/proc/cpuinfo``; empty where it cannot be read)."""
-    if cpuinfo is None:
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text()
-        except OSError:
-            return []
-    flags = set()
-    for line in cpuinfo.splitlines():
-        if line.startswith("flags"):
-            flags.update(line.split(":", 1)[-1].split())
+    flags = cpu_flags(cpuinfo)
     return [f for f in INT8_FLAGS if f in flags]
 
 

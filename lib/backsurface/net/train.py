@@ -29,6 +29,7 @@ import numpy as np
 import tensorflow as tf
 
 from backsurface.core import arrayfile
+from backsurface.core.cpu import cpu_flags
 from backsurface.net import health
 from backsurface.net.loss import stage_losses
 from backsurface.net.model import build_model, resolve_weights
@@ -216,14 +217,9 @@ BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
 def bfloat16_is_emulated(cpuinfo: str | None = None) -> bool:
     """Whether ``mixed_bfloat16`` would be emulated here: no GPU and a CPU whose flags (``/proc/cpuinfo``, or
     ``cpuinfo``) name none of :data:`BF16_CPU_FLAGS`.  False where the flags cannot be read (no claim made)."""
-    if cpuinfo is None:
-        if tf.config.list_physical_devices("GPU"):
-            return False
-        try:
-            cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return False
-    flags = {f for line in cpuinfo.splitlines() if line.startswith("flags") for f in line.split(":", 1)[1].split()}
+    if cpuinfo is None and tf.config.list_physical_devices("GPU"):
+        return False
+    flags = cpu_flags(cpuinfo)
     return bool(flags) and not flags & set(BF16_CPU_FLAGS)
 
 
