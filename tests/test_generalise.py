@@ -42,6 +42,7 @@ def test_table_ratio_and_paragraph_read_the_scores():
     far = generalise.score_cohort(_errors([30.0, np.nan]), _errors([30.0, np.nan]), ["A", "B"], [False, False],
                                   [True, False], n_boot=20, seed=0)
     table = generalise.cohort_table({"near": {"vgg19": near}, "far": {"vgg19": far}}, {"vgg19": 6.0})
+    assert "relative mm" not in table.columns  # scored without relative errors: no such column
     rows = table[table["group"] == "all"].set_index("cohort")
     assert rows.loc["near", "× test split"] == pytest.approx(1.0) and rows.loc["far", "× test split"] == 5.0
     text = generalise.generalise_paragraph(table, "vgg19")
@@ -66,8 +67,9 @@ def test_the_test_split_is_scored_healthy_and_deformed_apart_from_the_cohort_tab
         generalise.deformed_by_subject(table.assign(deformed=[False, "yes", False]))
     inplane = np.array([[2.0] * N_LANDMARKS, [9.0] * N_LANDMARKS, [4.0] * N_LANDMARKS])
     loc = SimpleNamespace(subject_ids=np.array(["S1", "S2", "S3"]), inplane_errors_mm=inplane,
-                          surface_errors_mm=inplane + 1.0)
+                          surface_errors_mm=inplane + 1.0, relative_inplane_errors_mm=inplane / 2.0)
     groups = generalise.health_groups(loc, flags, n_boot=20, seed=0)
+    assert groups["deformed"]["inplane_relative_mre_mm"] == pytest.approx(4.5)
     assert groups["healthy"]["inplane_mre_mm"] == pytest.approx(3.0)
     assert groups["deformed"]["inplane_mre_mm"] == pytest.approx(9.0)
     assert groups["all"]["n_frames"] == 3 and groups["all"]["found_pct"] == 100.0
@@ -110,3 +112,17 @@ def test_score_on_cohort_scores_a_predictor_over_rendered_frames_and_counts_a_fr
     assert np.allclose(inplane[0], 5.0 * 1500.0 / KINECT_V2.fx, rtol=0.02)  # 5 px at 1.5 m, in millimetres
     assert scores["all"]["n_not_found"] == 1 and scores["deformed"]["found_pct"] == 0.0
     assert scores["healthy"]["inplane_mre_mm"] == pytest.approx(np.mean(inplane[:2]))
+    assert scores["healthy"]["inplane_relative_mre_mm"] == pytest.approx(0.0, abs=1e-9)  # S0's offset is common
+    assert np.isnan(scores["deformed"]["inplane_relative_mre_mm"])  # nothing found, nothing scored
+
+
+def test_the_relative_error_is_averaged_per_group_and_tabled_beside_the_in_plane_error():
+    inplane, relative = _errors([4.0, 6.0, 8.0]), _errors([1.0, 3.0, np.nan])
+    s = generalise.score_cohort(inplane, inplane, ["A", "B", "C"], [False, True, True], [True, True, False],
+                                n_boot=20, seed=0, relative=relative)
+    assert s["all"]["inplane_relative_mre_mm"] == pytest.approx(2.0)
+    assert s["healthy"]["inplane_relative_mre_mm"] == pytest.approx(1.0)
+    assert s["deformed"]["inplane_relative_mre_mm"] == pytest.approx(3.0)
+    table = generalise.cohort_table({"c": {"resnet50": s}}).set_index("group")
+    assert table.loc["all", "relative mm"] == pytest.approx(2.0)
+    assert list(table.columns).index("relative mm") == list(table.columns).index("within 10 mm %") + 1

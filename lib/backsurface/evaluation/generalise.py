@@ -21,11 +21,14 @@ GROUPS = ("all", "healthy", "deformed")
 
 
 def frame_errors(pred_raw: np.ndarray, true_raw: np.ndarray, true_mm: np.ndarray, depths: dict[str, np.ndarray],
-                 ids: np.ndarray, codec) -> tuple[np.ndarray, np.ndarray]:
-    """In-plane and surface error (N, 10) of predictions on raw frames (NaN where there is none)."""
-    inplane = metrics.inplane_errors_mm(pred_raw, true_raw, np.asarray(true_mm, dtype=np.float64)[..., 2])
+                 ids: np.ndarray, codec) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """In-plane, surface and relative in-plane error (N, 10) of predictions on raw frames (NaN where there is
+    none; the relative one with each frame's common offset removed, :func:`metrics.relative_inplane_errors_mm`)."""
+    depth = np.asarray(true_mm, dtype=np.float64)[..., 2]
+    inplane = metrics.inplane_errors_mm(pred_raw, true_raw, depth)
     pred_surface, true_surface = surface_pair(depths, ids, pred_raw, true_raw, codec)
-    return inplane, metrics.errors_mm(pred_surface, true_surface)
+    relative = metrics.relative_inplane_errors_mm(pred_raw, true_raw, depth)
+    return inplane, metrics.errors_mm(pred_surface, true_surface), relative
 
 
 def score_on_cohort(predictor, records: list, n_boot: int, seed: int) -> tuple[dict[str, dict], np.ndarray, np.ndarray]:
@@ -42,14 +45,14 @@ def score_on_cohort(predictor, records: list, n_boot: int, seed: int) -> tuple[d
                          for r, ok in zip(records, found)])
     true_raw, true_mm = np.stack([r.landmarks for r in records]), np.stack([r.landmarks_mm for r in records])
     ids = np.array([r.id for r in records])
-    inplane, surface = frame_errors(pred_raw, true_raw, true_mm, frames, ids, predictor.codec)
+    inplane, surface, relative = frame_errors(pred_raw, true_raw, true_mm, frames, ids, predictor.codec)
     scores = score_cohort(inplane, surface, [r.subject["subject_id"] for r in records],
-                          [bool(r.subject["deformed"]) for r in records], found, n_boot, seed)
+                          [bool(r.subject["deformed"]) for r in records], found, n_boot, seed, relative=relative)
     return scores, pred_raw, inplane
 
 
 def _group_metrics(inplane: np.ndarray, surface: np.ndarray, subjects: np.ndarray, found: np.ndarray, n_boot: int,
-                   seed: int) -> dict:
+                   seed: int, relative: np.ndarray | None) -> dict:
     n = len(inplane)
     if n == 0:
         return {"n_frames": 0}
@@ -58,7 +61,9 @@ def _group_metrics(inplane: np.ndarray, surface: np.ndarray, subjects: np.ndarra
     sdr_10 = float(100.0 * np.mean(missed[np.isfinite(inplane) | ~found[:, None]] < 10.0))
     mean, lo, hi = (metrics.bootstrap_mean(inplane, subjects, n_boot, seed=seed) if found.any()
                     else (np.nan, np.nan, np.nan))
-    return {"inplane_mre_mm": mean, "inplane_mre_mm_ci": [lo, hi], "inplane_median_mm": summary["median_mm"],
+    out = {} if relative is None else {
+        "inplane_relative_mre_mm": float(np.nanmean(relative)) if np.isfinite(relative).any() else np.nan}
+    return out | {"inplane_mre_mm": mean, "inplane_mre_mm_ci": [lo, hi], "inplane_median_mm": summary["median_mm"],
             "inplane_sdr_10mm_pct": sdr_10,
             "inplane_mre_mm_by_landmark": {k: float(np.nanmean(inplane[:, i])) if found.any() else np.nan
                                            for i, k in enumerate(KEYS)},
@@ -67,15 +72,16 @@ def _group_metrics(inplane: np.ndarray, surface: np.ndarray, subjects: np.ndarra
 
 
 def score_cohort(inplane: np.ndarray, surface: np.ndarray, subject_ids: np.ndarray, deformed: np.ndarray,
-                 found: np.ndarray, n_boot: int, seed: int) -> dict[str, dict]:
+                 found: np.ndarray, n_boot: int, seed: int, relative: np.ndarray | None = None) -> dict[str, dict]:
     """Headline numbers of one model on one cohort, for all frames and for the healthy and deformed ones apart:
     in-plane mean (subject-bootstrap 95% CI), median, % within 10 mm, mean per landmark, surface mean, frames
-    found."""
+    found; with ``relative`` (the relative in-plane errors, N × 10) their mean too."""
     deformed, found = np.asarray(deformed, dtype=bool), np.asarray(found, dtype=bool)
     subjects = np.asarray(subject_ids).astype(str)
     out = {}
     for group, keep in (("all", np.ones_like(deformed)), ("healthy", ~deformed), ("deformed", deformed)):
-        out[group] = _group_metrics(inplane[keep], surface[keep], subjects[keep], found[keep], n_boot, seed)
+        out[group] = _group_metrics(inplane[keep], surface[keep], subjects[keep], found[keep], n_boot, seed,
+                                    None if relative is None else np.asarray(relative, dtype=np.float64)[keep])
     return out
 
 
@@ -105,12 +111,13 @@ def health_groups(loc, deformed_by_subject: dict[str, bool], n_boot: int, seed: 
         raise ValueError(f"no deformed flag for subjects {unknown[:5]} in the cohort table")
     deformed = np.array([bool(deformed_by_subject[s]) for s in subjects])
     return score_cohort(loc.inplane_errors_mm, loc.surface_errors_mm, subjects, deformed,
-                        np.ones(len(subjects), dtype=bool), n_boot, seed)
+                        np.ones(len(subjects), dtype=bool), n_boot, seed, relative=loc.relative_inplane_errors_mm)
 
 
 def cohort_table(scores: dict[str, dict[str, dict]], reference: dict[str, float] | None = None) -> pd.DataFrame:
-    """One row per (cohort, backbone, group): in-plane mean with CI, median, % within 10 mm, surface mean, frames
-    found; with ``reference`` (backbone → test-split in-plane mean) the ratio to the test split as well."""
+    """One row per (cohort, backbone, group): in-plane mean with CI, median, % within 10 mm, relative in-plane mean
+    (where scored), surface mean, frames found; with ``reference`` (backbone → test-split in-plane mean) the ratio
+    to the test split as well."""
     rows = []
     for cohort, by_backbone in scores.items():
         for backbone, groups in by_backbone.items():
@@ -122,6 +129,7 @@ def cohort_table(scores: dict[str, dict[str, dict]], reference: dict[str, float]
                        "found %": g["found_pct"], "in-plane mm": g["inplane_mre_mm"],
                        "95% CI": "{:.1f}–{:.1f}".format(*g["inplane_mre_mm_ci"]),
                        "median mm": g["inplane_median_mm"], "within 10 mm %": g["inplane_sdr_10mm_pct"],
+                       **({"relative mm": g["inplane_relative_mre_mm"]} if "inplane_relative_mre_mm" in g else {}),
                        "surface mm": g["surface_mre_mm"]}
                 if reference is not None:
                     row["× test split"] = g["inplane_mre_mm"] / reference[backbone]
