@@ -85,14 +85,17 @@ def test_labels_on_disk_of_another_crop_or_copy_count_are_refused(synthetic, tmp
         ablate._check_labels_on_disk(splits, none, LabelCodec.from_params(none), tmp_path / "raw")
 
 
-def test_machine_detail_reads_the_cpu_model_and_the_kernel_flags():
+def test_machine_detail_reads_the_cpu_model_and_the_kernel_flags(monkeypatch):
+    ablate = _ablate()
+    monkeypatch.setattr(ablate, "matmul_gflops", lambda: 123.4)  # timed for real in every ablation run, not here
     cpuinfo = ("processor\t: 0\nmodel name\t: Example CPU 9000\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n"
                "processor\t: 1\nmodel name\t: Example CPU 9000\nflags\t\t: fpu sse2 avx2 avx512f avx512_vnni\n")
-    d = _ablate().machine_detail(cpuinfo)
+    d = ablate.machine_detail(cpuinfo)
     assert d["cpu"] == "Example CPU 9000"
     assert d["isa"] == ["avx2", "avx512f", "avx512_vnni"]
-    assert d["matmul_gflops"] > 0
-    assert _ablate().machine_detail("flags : fpu sse2\n")["isa"] == []
+    assert d["matmul_gflops"] == 123.4
+    assert ablate.machine_detail("flags : fpu sse2\n")["isa"] == []
+    assert 0.0 < _ablate().matmul_gflops(n=64, repeats=1) < float("inf")
 
 
 def test_the_table_leaves_what_an_older_run_did_not_record_blank(tmp_path):

@@ -108,12 +108,12 @@ def tiff_renamed_png(path: Path) -> Path:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """A tiny trained-format model (input 32) with its codec and card, as tests/test_export_cli.py builds it."""
-    from helpers import codec
+    from helpers import codec, untrained_model
 
-    from backsurface.net import model, model_file
+    from backsurface.net import model_file
 
     path = tmp_path_factory.mktemp("model") / "model.keras"
-    model_file.save(model.build_model("resnet50", SIZE, stages=1, width=4, feature_channels=4), codec(SIZE), path)
+    model_file.save(untrained_model("resnet50", SIZE, stages=1, width=4, feature_channels=4), codec(SIZE), path)
     return path
 
 

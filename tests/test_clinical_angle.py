@@ -126,11 +126,11 @@ def test_a_reference_round_trips_and_a_bad_one_names_its_file(tmp_path):
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    from helpers import codec
+    from helpers import codec, untrained_model
 
-    from backsurface.net import model, model_file
+    from backsurface.net import model_file
 
-    m = model.build_model("resnet50", 32, stages=1, width=8, feature_channels=8)
+    m = untrained_model("resnet50", 32, stages=1, width=8, feature_channels=8)
     path = tmp_path_factory.mktemp("model") / "model.keras"
     model_file.save(m, codec(32), path, card={"backbone": "resnet50", "weights": "none"})
     return path

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from helpers import codec
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from backsurface.codec import encode, grid
@@ -108,6 +108,7 @@ def test_from_params_reads_preprocess_and_labels():
     assert c.output_size == p.preprocess.input_size // 8
 
 
+@settings(max_examples=50, deadline=None)
 @given(st.lists(st.tuples(st.floats(8, 87), st.floats(8, 87)), min_size=10, max_size=10))
 def test_encode_then_decode_recovers_the_landmarks(points):
     c = codec(96)

@@ -112,11 +112,12 @@ def test_bad_raw_cohort_is_named(tmp_path):
 
 
 def test_predictor_writes_paper_format_records(tmp_path):
-    from backsurface.net import model
+    from helpers import untrained_model
+
     from backsurface.net.inference import KerasRunner
     from backsurface.net.predictor import Predictor
 
-    m = model.build_model("resnet50", 32, stages=1, width=4, feature_channels=4)
+    m = untrained_model("resnet50", 32, stages=1, width=4, feature_channels=4)
     d, _ = _frame()
     p = Predictor(KerasRunner(m), codec(32))
     records = p.annotate({"F1": d.astype(float), "F2": d.astype(float)})

@@ -4,21 +4,18 @@ import json
 
 import numpy as np
 import pytest
-from helpers import codec
+from helpers import codec, untrained_model
 
 from backsurface.__main__ import main
 from backsurface.core import camera, contract
-from backsurface.net import inference, model, model_file
+from backsurface.net import inference, model_file
 
 SIZE = 32
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    import keras
-
-    keras.utils.set_random_seed(0)  # one untrained net, the same on every run
-    m = model.build_model("resnet50", SIZE, stages=2, width=8, feature_channels=8)
+    m = untrained_model("resnet50", SIZE, stages=2, width=8, feature_channels=8)
     path = tmp_path_factory.mktemp("model") / "model.keras"
     model_file.save(m, codec(SIZE), path)
     return m, path
