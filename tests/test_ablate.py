@@ -140,8 +140,11 @@ def test_the_cohort_table_lists_each_cohort_with_its_ratio_to_the_runs_test_spli
     run = {"name": "r", "changes": {"augment.rotate_deg": 10}, "cohort_ratio_reference": "test_flip",
            "test_flip": {"inplane_mre_mm": 4.0},
            "cohorts": {"sway": {"inplane_mre_mm": 6.2, "to_test_ratio": 1.55},
-                       "deformed": {"inplane_mre_mm": 4.4, "to_test_ratio": 1.1}}}
+                       "deformed": {"inplane_mre_mm": 4.4, "to_test_ratio": 1.1, "found_pct": 100.0},
+                       "distance": {"inplane_mre_mm": 44.5, "to_test_ratio": 9.11, "found_pct": 87.5}}}
     md = ablate.cohort_table([run, {"name": "old", "changes": {}}])
     assert "6.2 (1.55)" in md and "4.4 (1.10)" in md and "augment.rotate_deg=10" in md
+    assert md.count("% found") == 1  # only the cohort with frames not found says so
+    assert "44.5 (9.11), 87.5 % found" in md  # frames without a subject found: the mean is over the others
     assert "| old" not in md
     assert ablate.cohort_table([{"name": "old", "changes": {}}]) == ""

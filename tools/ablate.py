@@ -393,20 +393,29 @@ def table(out: Path) -> str:
     return md
 
 
+def _cohort_cell(scores: dict) -> str:
+    """'4.5 (1.11)': a cohort's in-plane mean and its ratio to the test split; where the subject finder missed
+    frames, the share found as well (the mean is over those only)."""
+    cell = f"{scores['inplane_mre_mm']:.1f} ({scores['to_test_ratio']:.2f})"
+    found = scores.get("found_pct", 100.0)
+    return cell if found >= 100.0 else f"{cell}, {found:.1f} % found"
+
+
 def cohort_table(runs: list[dict]) -> str:
     """The runs that scored generalisation cohorts (``--cohorts``): per cohort the in-plane mean and its ratio to
     the run's own test split; '' when no run did."""
     rows = [{"run": r["name"], "change": ", ".join(f"{k}={v}" for k, v in r["changes"].items()) or "none",
              "test in-plane mm": r[r["cohort_ratio_reference"]]["inplane_mre_mm"],
-             **{f"{c} mm (× test)": f"{v['inplane_mre_mm']:.1f} ({v['to_test_ratio']:.2f})"
-                for c, v in r["cohorts"].items()}} for r in runs if r.get("cohorts")]
+             **{f"{c} mm (× test)": _cohort_cell(v) for c, v in r["cohorts"].items()}}
+            for r in runs if r.get("cohorts")]
     if not rows:
         return ""
     df = pd.DataFrame(rows)
     df = df.astype(object).where(df.notna(), None)
     return ("\nGeneralisation of the runs that scored cohorts (`--cohorts`): in-plane mean (mm) on each new cohort "
             "(`generalise.cohorts`, the generalisation stage's draw and scoring, with the evaluation's flip "
-            "setting) and its ratio to the run's own test split (the issue's goal: within 1.5×).\n\n"
+            "setting) and its ratio to the run's own test split (the issue's goal: within 1.5×); where frames had no "
+            "subject in front of the background cut, the share found (the mean is over the frames found).\n\n"
             + df.to_markdown(index=False, floatfmt=".1f", missingval="") + "\n")
 
 
