@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("args, message", [
     (["run", "x", "-S", "acquire.cohort=x"], "-S 'acquire.cohort=x': expected SECTION.KEY=VALUE"),
     (["run", "x", "-S", "preprocess.crop=head"], "params.yaml + -S: preprocess.crop: Input should be"),
-    (["run", "x", "-S", "labels.stride=4"], "labels.stride must be 8"),
+    (["run", "x", "-S", "labels.stride=2"], "labels.stride must be 8 (the backbones' output stride) or 4"),
     (["run", "x", "-S", "train.lr_shedule=cosine"], "params.yaml + -S: train.lr_shedule: unknown key"),
     (["run", "x", "-S", "train.epochs=ten"], "train.epochs: Input should be a valid integer, got 'ten'"),
     (["run", "../x"], "run name"),

@@ -106,7 +106,7 @@ def test_training_fails_loudly_when_a_branch_stays_above_the_limit(tmp_path):
     cfg = train.TrainConfig(backbone="resnet50", input_size=SIZE, stages=1, width=8, refine_kernel=3,
                             feature_channels=8, weights="none", weights_dir=None, epochs=2, batch_size=2,
                             learning_rate=1e-3, lr_schedule="constant", warmup_epochs=0, seed=3, strategy="default",
-                            precision="float32")
+                            precision="float32", stride=8)
     part = train.train(cfg, data, tmp_path, stop_after=1, log=None, max_baseline_share=1e-6)
     assert len(part.health) == 2
     with pytest.raises(health.TrainingHealthError, match=r"resnet50 \(1 stages, lr 0\.001\) learnt nothing in 2 "

@@ -33,6 +33,17 @@ def test_output_shapes_every_backbone_and_stage_count(backbone, stages):
     assert cut == model.BACKBONES[backbone].cut_layer
 
 
+@pytest.mark.parametrize("backbone", ["vgg19", "resnet50"])
+def test_stride_4_doubles_every_output_grid_with_one_learned_upsampling(backbone):
+    m = model.build_model(backbone, SIZE, stages=2, width=8, feature_channels=8, stride=4)
+    assert [tuple(o.shape)[1:3] for o in m.outputs] == [(SIZE // 4, SIZE // 4)] * 4
+    up = m.get_layer("features_up")
+    assert isinstance(up, keras.layers.Conv2DTranspose) and up.strides == (2, 2)
+    assert not any(isinstance(layer, keras.layers.Conv2DTranspose)
+                   for layer in model.build_model(backbone, SIZE, stages=2, width=8, feature_channels=8).layers)
+    model.check_architecture(m)
+
+
 def test_caffe_preprocessing_matches_keras_applications():
     x = np.random.default_rng(0).random((2, 8, 8, 1)).astype(np.float32)
     ours = model.DepthToBackbone()(x)
@@ -45,6 +56,8 @@ def test_bad_configuration_errors_name_the_problem(tmp_path):
         model.build_model("vgg16", SIZE)
     with pytest.raises(model.ModelError, match="multiple of 8"):
         model.build_model("resnet50", 36)
+    with pytest.raises(model.ModelError, match=r"stride must be one of \(8, 4\), got 2"):
+        model.build_model("resnet50", SIZE, stride=2)
     with pytest.raises(model.ModelError, match="never downloads"):
         model.resolve_weights("resnet50", "imagenet", tmp_path)
     with pytest.raises(model.ModelError, match="weights must be"):
@@ -69,10 +82,10 @@ def test_imagenet_weights_load_from_a_file_on_disk(tmp_path):
                                   full.get_layer("block4_conv2").get_weights()[0])
 
 
-def _labels(n=2, size=SIZE, seed=0):
+def _labels(n=2, size=SIZE, seed=0, stride=8):
     rng = np.random.default_rng(seed)
     pts = rng.uniform(4, size - 4, (n, 10, 2))
-    out = [labels.render_labels(p, size) for p in pts]
+    out = [labels.render_labels(p, size, stride) for p in pts]
     return {
         "images": rng.random((n, size, size)).astype(np.float32),
         "heatmaps": np.stack([o[0] for o in out]),
@@ -132,7 +145,7 @@ def test_load_split_rejects_wrong_shapes(tmp_path):
 def _config(**kw):
     base = dict(backbone="resnet50", input_size=SIZE, stages=2, width=8, refine_kernel=7, feature_channels=8,
                 weights="none", weights_dir=None, epochs=2, batch_size=2, learning_rate=1e-3, lr_schedule="constant",
-                warmup_epochs=0, seed=3, strategy="default", precision="float32")
+                warmup_epochs=0, seed=3, strategy="default", precision="float32", stride=8)
     return train.TrainConfig(**(base | kw))
 
 
@@ -151,6 +164,31 @@ def test_one_training_step_reduces_the_loss_on_a_tiny_batch():
     train.train_step_fn(m, opt, strategy, 2)(batch)
     assert loss() < before
     assert label == "none (random init)"
+
+
+def test_a_stride_4_run_trains_on_stride_4_labels_and_saves_a_stride_4_float32_model(tmp_path):
+    cfg = _config(epochs=3, stride=4, precision="mixed_bfloat16")
+    result = train.train(cfg, _labels(n=2, stride=4), tmp_path, log=None)
+    losses = [r[train.TOTAL] for r in result.history]
+    assert losses[-1] < losses[0]
+    assert [tuple(o.shape)[1:3] for o in result.model.outputs] == [(SIZE // 4, SIZE // 4)] * 4
+    assert result.model.get_layer("features_up").compute_dtype == "float32"
+    with pytest.raises(ValueError, match="same input size/stride"):  # stride-8 labels for a stride-4 model
+        train.train(cfg, _labels(n=2), tmp_path / "other", log=None)
+
+
+def test_the_stride_key_leaves_stride_8_checkpoint_fingerprints_as_they_were():
+    import dataclasses
+    import hashlib
+    import json
+
+    cfg = _config()
+    before = {k: v for k, v in dataclasses.asdict(cfg).items() if k != "stride"}  # a config of before the key
+    blob = json.dumps({**before, "data": "d", "format": train.CHECKPOINT_FORMAT}, sort_keys=True)
+    assert cfg.fingerprint("d") == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert _config(stride=4).fingerprint("d") != cfg.fingerprint("d")
+    assert cfg.same_run({k: v for k, v in dataclasses.asdict(cfg).items() if k != "stride"})
+    assert not _config(stride=4).same_run(before)
 
 
 def test_training_epochs_lower_the_loss_and_log_every_term(tmp_path):

@@ -286,8 +286,9 @@ class Params(_Section):
         if self.preprocess.input_size % 8:
             problems.append(f"preprocess.input_size must be a multiple of the backbones' stride 8, got "
                             f"{self.preprocess.input_size}")
-        if self.labels.stride != 8:
-            problems.append(f"labels.stride must be 8, the backbones' output stride, got {self.labels.stride}")
+        if self.labels.stride not in (4, 8):
+            problems.append(f"labels.stride must be 8 (the backbones' output stride) or 4 (their features upsampled "
+                            f"x2 by the model), got {self.labels.stride}")
         s, thr = self.acquire.sensor, self.preprocess.threshold_mm
         far = s.distance_mm + s.distance_jitter_mm
         threshold_check = (info.context or {}).get("check_threshold", True)

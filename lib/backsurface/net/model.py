@@ -1,7 +1,8 @@
 """The two-branch multi-stage network (paper Sec. 3-2 and 7-4, eq. 5-6; OpenPose, Cao et al. 2017).
 
 A ``keras.applications`` backbone truncated at output stride 8 turns the depth image into
-features F.  Stage 1 predicts heatmaps H¹ = ρ¹(F) (landmarks + background) and affinity
+features F (at output stride 4, F is first upsampled ×2 by a learned 4×4 transposed convolution, as the
+deconvolution heads of SimpleBaseline do, so every stage works on the finer grid).  Stage 1 predicts heatmaps H¹ = ρ¹(F) (landmarks + background) and affinity
 fields L¹ = φ¹(F); every later stage t sees concat(F, H^{t-1}, L^{t-1}).  The model takes
 the normalised depth as one channel in [0, 1] (the preprocess stage's output) and stacks it to
 three channels with the backbone's own ImageNet preprocessing inside the graph, so a saved
@@ -53,6 +54,8 @@ BACKBONES: dict[str, Backbone] = {
 }
 WEIGHTS = ("none", "imagenet")
 PRECISIONS = ("float32", "mixed_bfloat16")
+STRIDES = (STRIDE, STRIDE // 2)
+"""Output strides: the backbones' cut (8), or the cut's features upsampled ×2 (4)."""
 # caffe-mode preprocessing shared by VGG and ResNet in keras.applications: 0-255, BGR, ImageNet mean removed
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 
@@ -134,13 +137,16 @@ def build_model(
     feature_channels: int = 128,
     weights_path: Path | None = None,
     precision: str = "float32",
+    stride: int = STRIDE,
 ) -> keras.Model:
-    """The full network; outputs ``[H1, L1, ..., HT, LT]`` at ``input_size / 8``, float32 whatever ``precision``.
+    """The full network; outputs ``[H1, L1, ..., HT, LT]`` at ``input_size / stride``, float32 whatever
+    ``precision``.
 
     Stage 1 per branch: three 3×3×``width`` convs, a 1×1 head (512 in OpenPose's stage 1,
     ``width`` in later stages) and a 1×1 output conv.  Later stages: five
     ``refine_kernel``²×``width`` convs, 1×1×``width``, 1×1 out.  The backbone features are first
-    reduced to ``feature_channels`` by two 3×3 convs (OpenPose's conv4_3_CPM / conv4_4_CPM).
+    reduced to ``feature_channels`` by two 3×3 convs (OpenPose's conv4_3_CPM / conv4_4_CPM); at ``stride`` 4 a
+    4×4 transposed convolution of ``feature_channels`` (stride 2, ReLU) then doubles their grid.
     """
     if input_size % STRIDE:
         raise ModelError(f"input_size must be a multiple of {STRIDE}, got {input_size}")
@@ -148,20 +154,26 @@ def build_model(
         raise ModelError(f"stages must be >= 1, got {stages}")
     if precision not in PRECISIONS:
         raise ModelError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if stride not in STRIDES:
+        raise ModelError(f"stride must be one of {STRIDES}, got {stride!r}")
     before = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)  # keras.applications backbones take the global policy only
     try:
-        return _build(backbone, input_size, stages, width, refine_kernel, feature_channels, weights_path)
+        return _build(backbone, input_size, stages, width, refine_kernel, feature_channels, weights_path, stride)
     finally:
         keras.config.set_dtype_policy(before)
 
 
-def _build(backbone, input_size, stages, width, refine_kernel, feature_channels, weights_path) -> keras.Model:
+def _build(backbone, input_size, stages, width, refine_kernel, feature_channels, weights_path,
+           stride) -> keras.Model:
     inputs = keras.Input((input_size, input_size, 1), name="depth")
     x = DepthToBackbone(name="to_backbone", dtype="float32")(inputs)
     x = build_backbone(backbone, input_size, weights_path)(x)
     x = _conv(x, 2 * feature_channels, 3, "features_conv1")
     features = _conv(x, feature_channels, 3, "features_conv2")
+    if stride != STRIDE:  # the one upsampling: stride 8 -> 4
+        features = layers.Conv2DTranspose(feature_channels, 4, strides=2, padding="same", activation="relu",
+                                          kernel_initializer="glorot_uniform", name="features_up")(features)
     outputs = []
     x = features
     for t in range(1, stages + 1):

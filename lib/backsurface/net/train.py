@@ -40,8 +40,10 @@ CHECKPOINT = "last.npz"
 CHECKPOINT_FORMAT = 2  # bump when the checkpoint or history layout changes: old checkpoints are then not resumed
 
 
-PREDATED = {"lr_schedule": "constant", "warmup_epochs": 0, "precision": "float32"}
+PREDATED = {"lr_schedule": "constant", "warmup_epochs": 0, "precision": "float32", "stride": 8}
 """Training keys added after models were first saved, with the value that trains exactly as before they existed."""
+UNFINGERPRINTED = {"stride": 8}
+"""Keys added after checkpoints carried fingerprints, at their former value: not in :meth:`TrainConfig.fingerprint`."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class TrainConfig:
     seed: int
     strategy: str
     precision: str  # float32 | mixed_bfloat16: the training computation; the saved model is float32
+    stride: int  # the output stride (labels.stride): 8, or 4 with the model's upsampling of the features
 
     @classmethod
     def from_params(cls, params, backbone: str) -> TrainConfig:
@@ -76,7 +79,7 @@ class TrainConfig:
                    weights_dir=t.weights_dir, epochs=t.epochs_of(backbone), batch_size=t.batch_size,
                    learning_rate=t.rate_of(backbone), lr_schedule=t.schedule_of(backbone),
                    warmup_epochs=t.warmup_epochs if t.schedule_of(backbone) == "cosine" else 0, seed=params.seed,
-                   strategy=t.strategy, precision=t.precision)
+                   strategy=t.strategy, precision=t.precision, stride=params.labels.stride)
 
     @classmethod
     def for_leakage(cls, params) -> TrainConfig:
@@ -89,7 +92,7 @@ class TrainConfig:
                    learning_rate=lk.learning_rate if lk.learning_rate is not None else t.rate_of(lk.backbone),
                    lr_schedule=t.schedule_of(lk.backbone),
                    warmup_epochs=min(t.warmup_epochs, lk.epochs - 1) if t.schedule_of(lk.backbone) == "cosine" else 0,
-                   seed=params.seed, strategy=t.strategy, precision=lk.precision)
+                   seed=params.seed, strategy=t.strategy, precision=lk.precision, stride=params.labels.stride)
 
     def same_run(self, card_config: dict) -> bool:
         """Whether a model card's ``config`` describes this very run.  Keys a card predates count with the value
@@ -97,7 +100,10 @@ class TrainConfig:
         return {**PREDATED, **card_config} == asdict(self)
 
     def fingerprint(self, data_digest: str) -> str:
-        blob = json.dumps({**asdict(self), "data": data_digest, "format": CHECKPOINT_FORMAT}, sort_keys=True)
+        """The checkpoint key of this run on these data; a key added after checkpoints were first written is left
+        out at the value that trains as before it existed (:data:`UNFINGERPRINTED`), so those checkpoints resume."""
+        config = {k: v for k, v in asdict(self).items() if UNFINGERPRINTED.get(k, object()) != v}
+        blob = json.dumps({**config, "data": data_digest, "format": CHECKPOINT_FORMAT}, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -203,7 +209,8 @@ def build(config: TrainConfig, strategy: tf.distribute.Strategy, steps_per_epoch
     weights_path = resolve_weights(config.backbone, config.weights, config.weights_dir)
     with strategy.scope():
         model = build_model(config.backbone, config.input_size, config.stages, config.width,
-                            config.refine_kernel, config.feature_channels, weights_path, precision=config.precision)
+                            config.refine_kernel, config.feature_channels, weights_path, precision=config.precision,
+                            stride=config.stride)
         optimizer = keras.optimizers.Adam(learning_rate=learning_rate(config, steps_per_epoch))
         optimizer.build(model.trainable_variables)
     label = f"imagenet ({weights_path})" if weights_path else "none (random init)"
@@ -229,7 +236,7 @@ def as_float32(model: keras.Model, config: TrainConfig) -> keras.Model:
     if config.precision == "float32":
         return model
     f32 = build_model(config.backbone, config.input_size, config.stages, config.width, config.refine_kernel,
-                      config.feature_channels, None, precision="float32")
+                      config.feature_channels, None, precision="float32", stride=config.stride)
     f32.set_weights(model.get_weights())  # mixed precision keeps its variables in float32: no rounding here
     return f32
 
