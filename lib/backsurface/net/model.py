@@ -5,8 +5,8 @@ features F (at output stride 4, F is first upsampled ×2 by a learned 4×4 trans
 deconvolution heads of SimpleBaseline do, so every stage works on the finer grid).  Stage 1 predicts
 heatmaps H¹ = ρ¹(F) (landmarks + background) and affinity fields L¹ = φ¹(F); every later stage t sees
 concat(F, H^{t-1}, L^{t-1}).  The model takes the normalised depth as one channel in [0, 1] (the preprocess
-stage's output) and stacks it to three channels with the backbone's own ImageNet preprocessing inside the graph, so a saved
-model needs nothing but the depth image.
+stage's output) and stacks it to three channels with the backbone's own ImageNet preprocessing inside the
+graph, so a saved model needs nothing but the depth image.
 
 Outputs: a list ``[H1, L1, H2, L2, ..., HT, LT]`` (intermediate supervision needs every stage).
 
