@@ -62,6 +62,33 @@ def test_a_run_that_changes_a_data_key_builds_its_own_data(pair):
     assert getattr(getattr(params, section), key) == ablate.yaml.safe_load(value)
 
 
+@pytest.mark.parametrize("pair, group, key", [("acquire.cohort.deformity_share=0", "cohort", "deformity_share"),
+                                              ("acquire.sensor.distance_mm=1600", "sensor", "distance_mm")])
+def test_a_run_that_changes_the_cohort_or_sensor_draws_its_training_cohort_and_tests_on_the_studys(pair, group, key):
+    ablate = _ablate()
+    changes = ablate.parse_changes([pair, "train.epochs=13"])
+    assert set(changes) == {pair.partition("=")[0], "epochs"}
+    params, rebuild = ablate.study_params(changes)
+    assert rebuild and ablate.redraws(params)
+    assert getattr(getattr(params.acquire, group), key) == ablate.yaml.safe_load(pair.partition("=")[2])
+    assert params.train.epochs == 13
+    study = ablate.with_study_acquire(params)  # the test split and the cohorts: params.yaml's acquire
+    assert study.acquire.model_dump() == ablate.validate(ablate.read_yaml(ROOT / "params.yaml"),
+                                                         source="p").acquire.model_dump()
+    assert study.train.epochs == 13
+    same, _ = ablate.study_params(ablate.parse_changes(["augment.scale=0.3"]))
+    assert not ablate.redraws(same)
+
+
+@pytest.mark.parametrize("pair", ["acquire.cohort=x", "acquire.seed.x=1", "acquire.cohort.a.b=1", "acquire.source=x"])
+def test_an_acquire_key_must_name_a_cohort_or_sensor_key(pair):
+    ablate = _ablate()
+    with pytest.raises(ablate.AblationError, match="acquire.cohort.KEY / acquire.sensor.KEY"):
+        ablate.parse_changes([pair])
+    with pytest.raises(ablate.ParamsError, match="acquire.cohort.n_subject: unknown key"):
+        ablate.study_params(ablate.parse_changes(["acquire.cohort.n_subject=3"]))
+
+
 def test_labels_on_disk_of_another_crop_or_copy_count_are_refused(synthetic, tmp_path):
     from backsurface.acquisition.acquire import write_cohort
     from backsurface.codec.label_codec import LabelCodec

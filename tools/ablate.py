@@ -6,10 +6,14 @@ in one pass and with the test-time flip).
     python tools/ablate.py table [--out reports/ablation/training.md]
 
 ``run`` reads params.yaml and applies the ``-S`` changes (YAML values) to ``train``, ``preprocess``, ``augment`` or
-``labels`` keys. A run of training keys only trains on the labels on disk (``artifacts/labels``); a run that changes
-a data key builds its own train and test split from ``artifacts/raw`` with the pipeline's functions (preprocessing,
-the subject split, translations and random copies, labels), so ``-S preprocess.crop=none`` or ``-S
-augment.copies=0`` needs no pipeline run. It trains ``--backbone`` (checkpoints under ``build/ablation/NAME``: an
+``labels`` keys, or to ``acquire.cohort`` / ``acquire.sensor`` keys. A run of training keys only trains on the labels
+on disk (``artifacts/labels``); a run that changes a data key builds its own train and test split from
+``artifacts/raw`` with the pipeline's functions (preprocessing, the subject split, translations and random copies,
+labels), so ``-S preprocess.crop=none`` or ``-S augment.copies=0`` needs no pipeline run. A run that changes an
+``acquire`` key draws its own cohort with them (``build/ablation/NAME/raw``, the study's seed) and trains on that
+cohort's training subjects, but is tested on the study's test split, so ``-S acquire.cohort.deformity_share=0``
+measures what training on healthy backs alone costs on the study's test subjects.
+It trains ``--backbone`` (checkpoints under ``build/ablation/NAME``: an
 interrupted run resumes) and writes ``reports/ablation/runs/NAME.json``: the changes, the training configuration and
 data keys, the commit, the machine, the training time, and per split the in-plane mean (with its subject-bootstrap
 95% CI), median, share within 10 mm, mean per landmark, and the 3D error, each in the raw frame whatever the crop,
@@ -60,28 +64,38 @@ DATA_SECTIONS = ("preprocess", "augment", "labels")
 """The sections a run may change besides ``train``: a run that changes any of them rebuilds its own data from
 ``artifacts/raw`` with the pipeline's functions (:func:`study_data`); a run of training keys only trains on the labels
 on disk."""
+ACQUIRE_GROUPS = ("cohort", "sensor")
+"""The parts of ``acquire`` a run may change (``-S acquire.cohort.KEY=VALUE``): it then draws its own training cohort
+and is tested on the study's test split."""
 
 
 def parse_changes(pairs: list[str]) -> dict[str, object]:
     """``SECTION.KEY=VALUE`` strings → ``{KEY: value}`` for ``train`` keys (stored by the bare name, as every earlier
-    run's) and ``{"SECTION.KEY": value}`` for the data sections; values are parsed as YAML scalars."""
+    run's), ``{"SECTION.KEY": value}`` for the data sections and ``{"acquire.GROUP.KEY": value}`` for the cohort and
+    sensor; values are parsed as YAML scalars."""
     changes = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         section, _, name = key.partition(".")
-        if not sep or section not in ("train", *DATA_SECTIONS) or not name or "." in name:
+        group, _, leaf = name.partition(".")
+        acquire = section == "acquire" and group in ACQUIRE_GROUPS and leaf and "." not in leaf
+        if not acquire and (not sep or section not in ("train", *DATA_SECTIONS) or not name or "." in name):
             raise AblationError(f"-S {pair!r}: expected SECTION.KEY=VALUE with SECTION one of train, "
-                                f"{', '.join(DATA_SECTIONS)} (the cohort, split and evaluation need their own "
-                                f"`dvc exp run`)")
+                                f"{', '.join(DATA_SECTIONS)}, or acquire.cohort.KEY / acquire.sensor.KEY (the split "
+                                f"and evaluation need their own `dvc exp run`)")
         changes[name if section == "train" else key] = yaml.safe_load(value)
     return changes
 
 
 def _by_section(changes: dict[str, object]) -> dict[str, dict[str, object]]:
-    out: dict[str, dict[str, object]] = {}
+    """``{"augment.scale": 0.1, "epochs": 13, "acquire.cohort.sway_deg": 6}`` → the nested params overlay."""
+    out: dict[str, dict] = {}
     for key, value in changes.items():
-        section, _, name = key.rpartition(".")
-        out.setdefault(section or "train", {})[name] = value
+        *path, name = key.split(".")
+        node = out
+        for part in path or ["train"]:
+            node = node.setdefault(part, {})
+        node[name] = value
     return out
 
 
@@ -92,19 +106,51 @@ def study_params(changes: dict[str, object]):
     source = "params.yaml + -S" if changes else "params.yaml"
     params = validate(deep_merge(study, _by_section(changes)), source=source)
     base = validate(study, source="params.yaml")
-    rebuild = any(getattr(params, s).model_dump() != getattr(base, s).model_dump() for s in DATA_SECTIONS)
+    rebuild = any(getattr(params, s).model_dump() != getattr(base, s).model_dump()
+                  for s in (*DATA_SECTIONS, "acquire"))
     return params, rebuild
 
 
-def study_data(params, codec) -> dict[str, dict[str, np.ndarray]]:
+def redraws(params) -> bool:
+    """Whether the run's cohort or sensor differ from params.yaml's: its training subjects are drawn anew."""
+    return params.acquire.model_dump() != validate(read_yaml(ROOT / "params.yaml"), source="params.yaml"
+                                                   ).acquire.model_dump()
+
+
+def with_study_acquire(params):
+    """The run's params with params.yaml's ``acquire``: what its test split and its generalisation cohorts are drawn
+    from, whatever cohort it trained on."""
+    base = validate(read_yaml(ROOT / "params.yaml"), source="params.yaml")
+    return params.model_copy(update={"acquire": base.acquire})
+
+
+def draw_training_cohort(params, out_dir: Path) -> Path:
+    """The run's own cohort (its ``acquire`` values, the study's seed) written to ``out_dir`` through the acquire
+    stage's writer; a cohort already there from an interrupted run of the same values is kept."""
+    from backsurface.acquisition import acquire as acq
+
+    stamp = out_dir.parent / "acquire.json"
+    wanted = params.acquire.model_dump()
+    if out_dir.is_dir() and stamp.is_file() and json.loads(stamp.read_text()) == wanted:
+        return out_dir
+    acq.write_cohort(acq.open_source(params, ROOT), out_dir)
+    write_json(stamp, wanted)
+    return out_dir
+
+
+def study_data(params, codec, train_raw: Path = ROOT / "artifacts" / "raw") -> dict[str, dict[str, np.ndarray]]:
     """The train and test split labelled from ``artifacts/raw`` under the run's ``preprocess``, ``split``,
     ``augment`` and ``labels`` values: the functions and order of the pipeline's stages 02-04 (preprocess, split by
-    subject and translate, random copies on the training side, encode)."""
+    subject and translate, random copies on the training side, encode).  With another ``train_raw`` (a cohort of its
+    own) the training side is that cohort's training subjects, the test side still the study's test split."""
     from backsurface.data import datasets, split
 
     a, s = params.augment, params.split
     frames = datasets.preprocess_cohort(ROOT / "artifacts" / "raw", params.preprocess)
     train, test = split.split_protocol(frames, s.mode, s.n_test_subjects, a.shift_px, params.seed)
+    if Path(train_raw) != ROOT / "artifacts" / "raw":
+        drawn = datasets.preprocess_cohort(train_raw, params.preprocess)
+        train, _ = split.split_protocol(drawn, s.mode, s.n_test_subjects, a.shift_px, params.seed)
     train = datasets.extra_augmentations(train, a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise, params.seed)
     return {"train": codec.encode_dataset(train), "test": codec.encode_dataset(test)}
 
@@ -245,9 +291,13 @@ def run(name: str, changes: dict[str, object], backbone: str, cohorts: list[str]
     pipeline_model = ROOT / "artifacts" / "models" / backbone / "model.keras"
     codec = LabelCodec.from_params(params)
     t0 = time.perf_counter()
+    train_raw = ROOT / "artifacts" / "raw"
+    if rebuild and redraws(params):
+        print(f"{name}: drawing its own training cohort ({', '.join(k for k in changes if k.startswith('acquire.'))})")
+        train_raw = draw_training_cohort(params, ROOT / "build" / "ablation" / name / "raw")
     if rebuild:
-        print(f"{name}: building its own data from artifacts/raw (preprocess, split, augment, labels)")
-        splits = study_data(params, codec)
+        print(f"{name}: building its own data from {train_raw.relative_to(ROOT)} (preprocess, split, augment, labels)")
+        splits = study_data(params, codec, train_raw)
     else:
         splits = {s: load_split(ROOT / "artifacts" / "labels" / f"{s}.npz") for s in ("train", "test")}
         _check_labels_on_disk(splits, params, codec)
@@ -266,13 +316,15 @@ def run(name: str, changes: dict[str, object], backbone: str, cohorts: list[str]
         seconds, reused = sum(r["seconds"] for r in result.history), False
         card = {"health": {"worst": max(r["share"] for r in result.health)}}
     splits = {s: scoring.with_raw_map(d) for s, d in splits.items()}  # scored: frames and translations
-    depths_ids = np.concatenate([d["ids"] for d in splits.values()])
     from backsurface.evaluation.scoring import raw_depths
 
-    depths = raw_depths(ROOT / "artifacts" / "raw", depths_ids)
+    raw_of = {"train": train_raw, "test": ROOT / "artifacts" / "raw"}  # a drawn cohort trains; the study's tests
+    depths = {s: raw_depths(raw_of[s], d["ids"]) for s, d in splits.items()}
     out = {"name": name, "backbone": backbone, "changes": changes, "config": dataclasses.asdict(config),
            "data": {"preprocess": params.preprocess.model_dump(), "augment": params.augment.model_dump(),
-                    "labels": params.labels.model_dump(), "rebuilt": rebuild}, "train_images": int(n_images),
+                    "labels": params.labels.model_dump(), "rebuilt": rebuild,
+                    "training_cohort": params.acquire.model_dump() if redraws(params) else "the study's"},
+           "train_images": int(n_images),
            "commit": _commit(), "machine": _machine(), "machine_detail": machine_detail(),
            "train_seconds": seconds, "scored_pipeline_model": reused, "wall_seconds": time.perf_counter() - t0,
            "worst_branch_share": max(card.get("health", {}).values(), default=None)}
@@ -280,16 +332,17 @@ def run(name: str, changes: dict[str, object], backbone: str, cohorts: list[str]
         _, heat, pafs = inference.final_outputs(model, data["images"], flip_test=False)
         flipped = inference.FlipTest(inference.KerasRunner(model)).average((heat, pafs), data["images"])
         for key, (h, p) in ((split, (heat, pafs)), (f"{split}_flip", flipped)):
-            out[key] = split_scores(scoring.evaluate_outputs(h, p, data, depths, codec, params.evaluate, params.seed))
+            out[key] = split_scores(scoring.evaluate_outputs(h, p, data, depths[split], codec, params.evaluate,
+                                                             params.seed))
         if split == "test":  # the same flip-test outputs under every decoding scheme: the decoding ablation
             out["test_flip_by_decoding"] = {
                 method: out["test_flip"] if method == codec.decoding else
-                split_scores(scoring.evaluate_outputs(*flipped, data, depths,
+                split_scores(scoring.evaluate_outputs(*flipped, data, depths[split],
                                                       dataclasses.replace(codec, decoding=method),
                                                       params.evaluate, params.seed))
                 for method in DECODINGS}
     if cohorts:  # the generalisation cohorts, scored as the stage scores them (with evaluate.flip_test)
-        out["cohorts"] = cohort_scores(model, codec, params, list(cohorts))
+        out["cohorts"] = cohort_scores(model, codec, with_study_acquire(params), list(cohorts))
         out["cohort_ratio_reference"] = reference = "test_flip" if params.evaluate.flip_test else "test"
         for c in out["cohorts"].values():
             c["to_test_ratio"] = c["inplane_mre_mm"] / out[reference]["inplane_mre_mm"]
@@ -381,7 +434,9 @@ def table(out: Path) -> str:
           "both were scored), 'RPSIS flip, …' the same for the landmark with the largest error; 'test relative mm, "
           "flip': the flip-test in-plane error once each image's common offset is removed (the part not shared by "
           "its landmarks; blank for runs made before it was recorded); the other columns are one pass. 'change': "
-          "the keys the run set on top of params.yaml at its commit; 'crop' to 'random copies': what it then "
+          "the keys the run set on top of params.yaml at its commit (an `acquire.…` key: the run trained on a "
+          "cohort of its own drawn with it, and was tested on the study's test split); 'crop' to 'random copies': "
+          "what it then "
           "trained with ('precision': `train.precision`) (a random copy "
           "is one more image per training image, so it doubles an epoch's images and time). 'train min' depends on "
           "the machine: 'CPU' is the run's CPU model, cores, widest vector instructions and float32 matrix-product "
