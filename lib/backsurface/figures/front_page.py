@@ -188,7 +188,8 @@ def _section_method(s: Sources, backbones: list[str], flip_test: bool = False) -
                     f"{_minutes(s, m)} | "
                     f"{s.num(m, 'train_images_per_second', fmt='.1f')} |")
     return ["## The method", "",
-            "The paper's OpenPose-style network: a backbone cut at an output stride of eight, then stages of two "
+            "The paper's OpenPose-style network: a backbone cut at an output stride of eight (`labels.stride: 4` "
+            "adds one learned upsampling, an ablation row), then stages of two "
             "branches (landmark heatmaps and part affinity fields), each refining the last; "
             + _crop_words(s) +
             " letterboxed into a square input, decoded to sub-pixel landmarks"

@@ -17,6 +17,7 @@ import tensorflow as tf
 
 from backsurface.codec.label_codec import LabelCodec
 from backsurface.core.atomic import atomic_dir, atomic_file
+from backsurface.net.model_file import check_codec
 
 OPSET = 17
 
@@ -35,6 +36,7 @@ def _serving_function(model: keras.Model):
 
 def to_savedmodel(model: keras.Model, codec: LabelCodec, path: str | Path) -> Path:
     """A SavedModel directory whose ``serving_default`` signature maps ``depth`` to heatmaps and pafs."""
+    check_codec(model, codec, str(path))
     serve, _ = _serving_function(model)
     module = tf.Module()
     module.model = model
@@ -47,6 +49,7 @@ def to_savedmodel(model: keras.Model, codec: LabelCodec, path: str | Path) -> Pa
 
 def to_onnx(model: keras.Model, codec: LabelCodec, path: str | Path, opset: int = OPSET) -> Path:
     """An ONNX file with input ``depth`` and outputs ``heatmaps`` and ``pafs``."""
+    check_codec(model, codec, str(path))
     import tf2onnx  # noqa: PLC0415 - only for this export
 
     serve, spec = _serving_function(model)

@@ -61,6 +61,7 @@ class OnnxRunner:
         self._input = inputs[0].name
         self.input_size = inputs[0].shape[1]
         outputs = self.session.get_outputs()
+        self.output_size = outputs[0].shape[1]
         self._outputs = [o.name for o in outputs]
         if sorted(self._outputs) != ["heatmaps", "pafs"]:
             raise ModelError(f"{path}: expected outputs heatmaps and pafs, found {self._outputs}")
@@ -122,8 +123,10 @@ def _open(path: Path, batch_size: int) -> tuple[KerasRunner | OnnxRunner, LabelC
             codec = LabelCodec.for_model(path)
         except CodecError as exc:
             raise ModelError(str(exc)) from None
-        if runner.input_size != codec.input_size:
-            raise ModelError(f"{path}: the ONNX model takes {runner.input_size}², its codec says {codec.input_size}²")
+        out = runner.output_size if isinstance(runner.output_size, int) else codec.output_size  # a symbolic dim: unknown
+        if (runner.input_size, out) != (codec.input_size, codec.output_size):
+            raise ModelError(f"{path}: the ONNX model takes {runner.input_size}² and outputs {runner.output_size}², "
+                             f"its codec says {codec.input_size}² → {codec.output_size}²")
         return runner, codec
     model, codec = model_file.load(path)
     return KerasRunner(model, batch_size), codec
