@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> None:
             c = dataclasses.replace(c, input_size=args.input_size)
         kernel = args.refine_kernel or t.refine_kernel
         m = model.build_model(args.backbone, c.input_size, stages=t.stages, width=t.width,
-                              refine_kernel=kernel, feature_channels=t.feature_channels)
+                              refine_kernel=kernel, feature_channels=t.feature_channels, stride=c.stride)
         name = (f"{args.backbone} (random weights, the default profile's network"
                 + (f", refinement kernel {kernel}" if kernel != t.refine_kernel else "") + ")")
     size = int(m.inputs[0].shape[1])

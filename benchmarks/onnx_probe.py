@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 PARTS = ((re.compile(r"_stride8"), "backbone"), (re.compile(r"/features_conv"), "feature reduction"),
-         (re.compile(r"/s(\d+)_b\d"), "stage {}"))
+         (re.compile(r"/features_up"), "upsampling to stride 4"), (re.compile(r"/s(\d+)_b\d"), "stage {}"))
 
 
 def split_frames(annotations: list, split_path: Path, n_calibration: int) -> tuple[list, list]:

@@ -175,3 +175,35 @@ def test_the_cohort_table_lists_each_cohort_with_its_ratio_to_the_runs_test_spli
     assert "44.5 (9.11), 87.5 % found" in md  # frames without a subject found: the mean is over the others
     assert "| old" not in md
     assert ablate.cohort_table([{"name": "old", "changes": {}}]) == ""
+
+
+def test_an_acquire_key_without_a_value_is_refused():
+    ablate = _ablate()
+    with pytest.raises(ablate.AblationError, match="expected SECTION.KEY=VALUE"):
+        ablate.parse_changes(["acquire.cohort.deformity_share"])
+
+
+def test_a_drawn_cohort_never_trains_on_a_study_test_subject():
+    import numpy as np
+
+    ablate = _ablate()
+    ids = np.array(["S001", "S002", "S003", "S004"])
+    train = {"subject_ids": ids, "ids": np.array(["a", "b", "c", "d"]), "points": np.zeros((4, 10, 2))}
+    test = {"subject_ids": np.array(["S002", "S004"])}
+    kept = ablate.without_test_subjects(train, test)
+    assert list(kept["subject_ids"]) == ["S001", "S003"] and list(kept["ids"]) == ["a", "c"]
+    assert kept["points"].shape == (2, 10, 2)
+    with pytest.raises(ablate.AblationError, match="no training subject outside"):
+        ablate.without_test_subjects(train, {"subject_ids": ids})
+
+
+@pytest.mark.parametrize("overlay, message", [({"acquire": {"source": "import"}}, "only from the synthetic source"),
+                                              ({"split": {"mode": "image"}}, "needs the subject split")])
+def test_a_drawn_cohort_needs_the_synthetic_source_and_the_subject_split(overlay, message, tmp_path):
+    from backsurface.core.params import deep_merge, read_yaml, validate
+
+    ablate = _ablate()
+    params = validate(deep_merge(read_yaml(ROOT / "params.yaml"), overlay), source="test")
+    with pytest.raises(ablate.AblationError, match=message):
+        ablate.draw_training_cohort(params, tmp_path / "raw")
+    assert not (tmp_path / "raw").exists()

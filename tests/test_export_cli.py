@@ -181,3 +181,19 @@ def test_export_cli_refuses_int8_without_calibration_a_bad_frame_or_a_frame_as_o
                str(_depth_png(tmp_path / "D.png"))])
     err = capsys.readouterr().err
     assert rc == 2 and "same.onnx" in err and not same.exists()
+
+
+def test_an_export_refuses_a_codec_of_another_grid_and_an_onnx_file_must_match_its_codec(tiny, tmp_path):
+    from backsurface.net import export
+    from backsurface.net.model import ModelError
+
+    m, _ = tiny
+    stride_4 = codec(SIZE, stride=4)  # the same input, a 8² output grid: not this model's 4²
+    for write, out in ((export.to_onnx, tmp_path / "m.onnx"), (export.to_savedmodel, tmp_path / "saved")):
+        with pytest.raises(ModelError, match="they do not belong together"):
+            write(m, stride_4, out)
+        assert not out.exists() and not (tmp_path / "m.codec.json").exists()
+    path = export.to_onnx(m, codec(SIZE), tmp_path / "m.onnx")
+    stride_4.save(path)  # a codec file replaced beside a good export
+    with pytest.raises(ModelError, match=r"outputs 4², its codec says 32² → 8²"):
+        inference.open_model(path)

@@ -14,12 +14,14 @@ from backsurface.net.inference import FlipTest
 SIZE = 184
 
 
+@pytest.mark.parametrize("stride", [8, 4])
 @settings(max_examples=25, deadline=None)
-@given(arrays(np.float64, (10, 2), elements=st.floats(12.0, SIZE - 13.0)))
-def test_labels_of_the_mirrored_points_map_back_to_the_labels_of_the_points(points):
-    heat, pafs, _ = encode.render_labels(points, SIZE)
+@given(points=arrays(np.float64, (10, 2), elements=st.floats(12.0, SIZE - 13.0)))
+def test_labels_of_the_mirrored_points_map_back_to_the_labels_of_the_points(stride, points):
+    heat, pafs, _ = encode.render_labels(points, SIZE, stride)
+    assert heat.shape[0] == SIZE // stride
     _, mirrored_points = augment.hflip(np.zeros((SIZE, SIZE), np.float32), points)
-    back_heat, back_pafs = mirror.unmirror(*encode.render_labels(mirrored_points, SIZE)[:2])
+    back_heat, back_pafs = mirror.unmirror(*encode.render_labels(mirrored_points, SIZE, stride)[:2])
     np.testing.assert_allclose(back_heat, heat, atol=1e-6)
     np.testing.assert_allclose(back_pafs, pafs, atol=1e-6)
 

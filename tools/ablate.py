@@ -11,7 +11,8 @@ on disk (``artifacts/labels``); a run that changes a data key builds its own tra
 ``artifacts/raw`` with the pipeline's functions (preprocessing, the subject split, translations and random copies,
 labels), so ``-S preprocess.crop=none`` or ``-S augment.copies=0`` needs no pipeline run. A run that changes an
 ``acquire`` key draws its own cohort with them (``build/ablation/NAME/raw``, the study's seed) and trains on that
-cohort's training subjects, but is tested on the study's test split, so ``-S acquire.cohort.deformity_share=0``
+cohort's training subjects (less any whose id is a study test subject; synthetic source and subject split only),
+but is tested on the study's test split, so ``-S acquire.cohort.deformity_share=0``
 measures what training on healthy backs alone costs on the study's test subjects.
 It trains ``--backbone`` (checkpoints under ``build/ablation/NAME``: an
 interrupted run resumes) and writes ``reports/ablation/runs/NAME.json``: the changes, the training configuration and
@@ -78,7 +79,7 @@ def parse_changes(pairs: list[str]) -> dict[str, object]:
         key, sep, value = pair.partition("=")
         section, _, name = key.partition(".")
         group, _, leaf = name.partition(".")
-        acquire = section == "acquire" and group in ACQUIRE_GROUPS and leaf and "." not in leaf
+        acquire = bool(sep) and section == "acquire" and group in ACQUIRE_GROUPS and bool(leaf) and "." not in leaf
         if not acquire and (not sep or section not in ("train", *DATA_SECTIONS) or not name or "." in name):
             raise AblationError(f"-S {pair!r}: expected SECTION.KEY=VALUE with SECTION one of train, "
                                 f"{', '.join(DATA_SECTIONS)}, or acquire.cohort.KEY / acquire.sensor.KEY (the split "
@@ -129,8 +130,14 @@ def draw_training_cohort(params, out_dir: Path) -> Path:
     stage's writer; a cohort already there from an interrupted run of the same values is kept."""
     from backsurface.acquisition import acquire as acq
 
+    if params.acquire.source != "synthetic":
+        raise AblationError(f"acquire.source is {params.acquire.source!r}: a run can draw a cohort of its own only "
+                            f"from the synthetic source, not change the {params.acquire.source} recordings")
+    if params.split.mode != "subject":
+        raise AblationError(f"split.mode is {params.split.mode!r}: a run that draws its own cohort needs the subject "
+                            f"split, so that none of its training subjects is a study test subject")
     stamp = out_dir.parent / "acquire.json"
-    wanted = params.acquire.model_dump()
+    wanted = {"acquire": params.acquire.model_dump(), "seed": params.seed}
     if out_dir.is_dir() and stamp.is_file() and json.loads(stamp.read_text()) == wanted:
         return out_dir
     acq.write_cohort(acq.open_source(params, ROOT), out_dir)
@@ -151,8 +158,25 @@ def study_data(params, codec, train_raw: Path = ROOT / "artifacts" / "raw") -> d
     if Path(train_raw) != ROOT / "artifacts" / "raw":
         drawn = datasets.preprocess_cohort(train_raw, params.preprocess)
         train, _ = split.split_protocol(drawn, s.mode, s.n_test_subjects, a.shift_px, params.seed)
+        train = without_test_subjects(train, test)
     train = datasets.extra_augmentations(train, a.copies, a.hflip, a.rotate_deg, a.scale, a.depth_noise, params.seed)
     return {"train": codec.encode_dataset(train), "test": codec.encode_dataset(test)}
+
+
+def without_test_subjects(train: dict[str, np.ndarray], test: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """A drawn cohort's training side less any subject id of the study's test split: drawn from the same seed, a
+    subject of that id is (most of) the same body, so a cohort of another size, whose own split holds out other ids,
+    would otherwise train on the people it is tested on."""
+    from backsurface.data import datasets
+
+    keep = ~np.isin(train["subject_ids"], np.unique(test["subject_ids"]))
+    if not keep.all():
+        dropped = sorted(set(train["subject_ids"][~keep]))
+        print(f"dropped {len(dropped)} training subjects that are study test subjects ({', '.join(dropped[:5])}"
+              f"{', ...' if len(dropped) > 5 else ''})")
+    if not keep.any():
+        raise AblationError("the drawn cohort has no training subject outside the study's test split")
+    return datasets.take(train, keep)
 
 
 def _check_labels_on_disk(splits: dict[str, dict[str, np.ndarray]], params, codec,
@@ -325,7 +349,7 @@ def run(name: str, changes: dict[str, object], backbone: str, cohorts: list[str]
                     "labels": params.labels.model_dump(), "rebuilt": rebuild,
                     "training_cohort": params.acquire.model_dump() if redraws(params) else "the study's"},
            "train_images": int(n_images),
-           "commit": _commit(), "machine": _machine(), "machine_detail": machine_detail(),
+           "seed": params.seed, "commit": _commit(), "machine": _machine(), "machine_detail": machine_detail(),
            "train_seconds": seconds, "scored_pipeline_model": reused, "wall_seconds": time.perf_counter() - t0,
            "worst_branch_share": max(card.get("health", {}).values(), default=None)}
     for split, data in splits.items():  # one pass, and the test-time flip (evaluate.flip_test) on the same outputs
@@ -435,7 +459,8 @@ def table(out: Path) -> str:
           "flip': the flip-test in-plane error once each image's common offset is removed (the part not shared by "
           "its landmarks; blank for runs made before it was recorded); the other columns are one pass. 'change': "
           "the keys the run set on top of params.yaml at its commit (an `acquire.…` key: the run trained on a "
-          "cohort of its own drawn with it, and was tested on the study's test split); 'crop' to 'random copies': "
+          "cohort of its own drawn with it, and was tested on the study's test split: its train columns score that "
+          "drawn cohort's training subjects, none of them a study test subject); 'crop' to 'random copies': "
           "what it then "
           "trained with ('precision': `train.precision`) (a random copy "
           "is one more image per training image, so it doubles an epoch's images and time). 'train min' depends on "
