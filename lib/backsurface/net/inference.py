@@ -123,7 +123,8 @@ def _open(path: Path, batch_size: int) -> tuple[KerasRunner | OnnxRunner, LabelC
             codec = LabelCodec.for_model(path)
         except CodecError as exc:
             raise ModelError(str(exc)) from None
-        out = runner.output_size if isinstance(runner.output_size, int) else codec.output_size  # a symbolic dim: unknown
+        # a symbolic output dim (not an int) is unknown: only the input size is compared then
+        out = runner.output_size if isinstance(runner.output_size, int) else codec.output_size
         if (runner.input_size, out) != (codec.input_size, codec.output_size):
             raise ModelError(f"{path}: the ONNX model takes {runner.input_size}² and outputs {runner.output_size}², "
                              f"its codec says {codec.input_size}² → {codec.output_size}²")
